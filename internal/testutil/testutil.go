@@ -1,0 +1,66 @@
+// Package testutil finds the repository's testdata and decodes the spec's
+// known-answer vectors for tests. Only _test.go files import it.
+package testutil
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Root returns the repository root: the nearest directory above the working
+// directory that holds go.mod.
+func Root(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("testutil: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Path joins parts below the repository's testdata directory.
+func Path(tb testing.TB, parts ...string) string {
+	tb.Helper()
+	return filepath.Join(append([]string{Root(tb), "testdata"}, parts...)...)
+}
+
+// ReadFile returns a file below testdata.
+func ReadFile(tb testing.TB, parts ...string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(Path(tb, parts...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// Vectors decodes testdata/vectors/<name> into v.
+func Vectors(tb testing.TB, name string, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(ReadFile(tb, "vectors", name), v); err != nil {
+		tb.Fatalf("vectors %s: %v", name, err)
+	}
+}
+
+// Hex decodes a hex string or fails the test.
+func Hex(tb testing.TB, s string) []byte {
+	tb.Helper()
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		tb.Fatalf("bad hex %q: %v", s, err)
+	}
+	return b
+}

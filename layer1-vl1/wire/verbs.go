@@ -1,0 +1,306 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+)
+
+// Whois is WHOIS (0x04): addresses whose identities are wanted.
+type Whois struct{ Addresses []identity.Address }
+
+func (*Whois) Verb() Verb { return VerbWHOIS }
+
+// ParseWhois decodes one or more 5-byte addresses.
+func ParseWhois(payload []byte) (*Whois, error) {
+	r := reader{b: payload, verb: VerbWHOIS}
+	if len(payload) == 0 || len(payload)%identity.AddressLength != 0 {
+		r.fail("%d bytes is not a whole number of addresses", len(payload))
+		return nil, r.err
+	}
+	w := &Whois{}
+	for r.left() > 0 {
+		w.Addresses = append(w.Addresses, r.address("address"))
+	}
+	return w, nil
+}
+
+func (w *Whois) AppendPayload(b []byte) []byte {
+	for _, a := range w.Addresses {
+		b = a.Append(b)
+	}
+	return b
+}
+
+// Rendezvous is RENDEZVOUS (0x05): a root telling a node where another peer
+// can be reached, for hole punching (vl1.md §7.5).
+type Rendezvous struct {
+	Flags    uint8
+	With     identity.Address
+	Endpoint netip.AddrPort
+}
+
+func (*Rendezvous) Verb() Verb { return VerbRENDEZVOUS }
+
+// ParseRendezvous decodes a RENDEZVOUS payload.
+func ParseRendezvous(payload []byte) (*Rendezvous, error) {
+	r := reader{b: payload, verb: VerbRENDEZVOUS}
+	m := &Rendezvous{Flags: r.u8("flags"), With: r.address("peer address")}
+	port := r.u16("port")
+	n := int(r.u8("address length"))
+	if r.err == nil && n != 4 && n != 16 {
+		r.fail("address length %d (want 4 or 16)", n)
+	}
+	ip := r.take(n, "address")
+	if r.err != nil {
+		return nil, r.err
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	m.Endpoint = netip.AddrPortFrom(addr, port)
+	return m, nil
+}
+
+func (m *Rendezvous) AppendPayload(b []byte) []byte {
+	b = append(b, m.Flags)
+	b = m.With.Append(b)
+	b = binary.BigEndian.AppendUint16(b, m.Endpoint.Port())
+	addr := m.Endpoint.Addr().Unmap()
+	if addr.Is4() {
+		a := addr.As4()
+		return append(append(b, 4), a[:]...)
+	}
+	a := addr.As16()
+	return append(append(b, 16), a[:]...)
+}
+
+// Path record flags of PUSH_DIRECT_PATHS.
+const (
+	PathFlagForget          = 0x01
+	PathFlagClusterRedirect = 0x02
+)
+
+// PathRecord is one endpoint in PUSH_DIRECT_PATHS (vl1.md §7.7).
+type PathRecord struct {
+	Flags     uint8
+	Extension []byte
+	AddrType  uint8          // 4 or 6; other types are skipped by receivers
+	Endpoint  netip.AddrPort // valid for types 4 and 6
+	Raw       []byte         // address bytes as sent, for other types
+}
+
+// PushDirectPaths is PUSH_DIRECT_PATHS (0x10).
+type PushDirectPaths struct{ Paths []PathRecord }
+
+func (*PushDirectPaths) Verb() Verb { return VerbPUSH_DIRECT_PATHS }
+
+// ParsePushDirectPaths decodes the path records.
+func ParsePushDirectPaths(payload []byte) (*PushDirectPaths, error) {
+	r := reader{b: payload, verb: VerbPUSH_DIRECT_PATHS}
+	n := int(r.u16("path count"))
+	m := &PushDirectPaths{}
+	for i := 0; i < n && r.err == nil; i++ {
+		rec := PathRecord{Flags: r.u8("flags")}
+		rec.Extension = r.take(int(r.u16("extension length")), "extension")
+		rec.AddrType = r.u8("address type")
+		raw := r.take(int(r.u8("address length")), "address")
+		switch {
+		case r.err != nil:
+		case rec.AddrType == 4 && len(raw) == 6:
+			rec.Endpoint = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw)), binary.BigEndian.Uint16(raw[4:]))
+		case rec.AddrType == 6 && len(raw) == 18:
+			rec.Endpoint = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw)), binary.BigEndian.Uint16(raw[16:]))
+		default:
+			rec.Raw = raw
+		}
+		m.Paths = append(m.Paths, rec)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return m, nil
+}
+
+func (m *PushDirectPaths) AppendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Paths)))
+	for _, p := range m.Paths {
+		b = append(b, p.Flags)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Extension)))
+		b = append(b, p.Extension...)
+		b = append(b, p.AddrType)
+		if p.Raw != nil || !p.Endpoint.IsValid() {
+			b = append(b, byte(len(p.Raw)))
+			b = append(b, p.Raw...)
+			continue
+		}
+		addr := p.Endpoint.Addr()
+		if p.AddrType == 4 {
+			a := addr.Unmap().As4()
+			b = append(append(b, 6), a[:]...)
+		} else {
+			a := addr.As16()
+			b = append(append(b, 18), a[:]...)
+		}
+		b = binary.BigEndian.AppendUint16(b, p.Endpoint.Port())
+	}
+	return b
+}
+
+// UserMessage is USER_MESSAGE (0x14): an application message with a type ID.
+type UserMessage struct {
+	TypeID uint64
+	Data   []byte
+}
+
+func (*UserMessage) Verb() Verb { return VerbUSER_MESSAGE }
+
+// ParseUserMessage decodes a USER_MESSAGE; receivers ignore ones shorter
+// than the type ID, so that is an error here.
+func ParseUserMessage(payload []byte) (*UserMessage, error) {
+	r := reader{b: payload, verb: VerbUSER_MESSAGE}
+	m := &UserMessage{TypeID: r.u64("type ID")}
+	if r.err != nil {
+		return nil, r.err
+	}
+	m.Data = r.rest()
+	return m, nil
+}
+
+func (m *UserMessage) AppendPayload(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(b, m.TypeID), m.Data...)
+}
+
+// RemoteTrace is REMOTE_TRACE (0x15): NUL-terminated serialized dictionaries.
+type RemoteTrace struct{ Data []byte }
+
+func (*RemoteTrace) Verb() Verb                      { return VerbREMOTE_TRACE }
+func (m *RemoteTrace) AppendPayload(b []byte) []byte { return append(b, m.Data...) }
+
+// Traces splits the payload into its non-empty dictionaries.
+func (m *RemoteTrace) Traces() [][]byte {
+	var out [][]byte
+	for _, t := range bytes.Split(m.Data, []byte{0}) {
+		if len(t) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Ack is ACK (0x12), unused by 1.14.1 but defined.
+type Ack struct {
+	Bytes uint32
+	Extra []byte
+}
+
+func (*Ack) Verb() Verb { return VerbACK }
+
+// ParseAck decodes an ACK.
+func ParseAck(payload []byte) (*Ack, error) {
+	r := reader{b: payload, verb: VerbACK}
+	m := &Ack{Bytes: r.u32("byte count")}
+	if r.err != nil {
+		return nil, r.err
+	}
+	m.Extra = r.rest()
+	return m, nil
+}
+
+func (m *Ack) AppendPayload(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(b, m.Bytes), m.Extra...)
+}
+
+// QoSRecord is one sample of QOS_MEASUREMENT.
+type QoSRecord struct {
+	PacketID uint64
+	DelayMS  uint16
+}
+
+// QoSMeasurement is QOS_MEASUREMENT (0x13). Quirk: its records are in the
+// sender's host byte order, which is little-endian everywhere 1.14.1 runs.
+type QoSMeasurement struct {
+	Records  []QoSRecord
+	Trailing []byte // a partial record, kept so re-encoding is exact
+}
+
+func (*QoSMeasurement) Verb() Verb { return VerbQOS_MEASUREMENT }
+
+// ParseQoSMeasurement decodes the 10-byte records.
+func ParseQoSMeasurement(payload []byte) (*QoSMeasurement, error) {
+	m := &QoSMeasurement{}
+	for len(payload) >= 10 {
+		m.Records = append(m.Records, QoSRecord{
+			PacketID: binary.LittleEndian.Uint64(payload),
+			DelayMS:  binary.LittleEndian.Uint16(payload[8:]),
+		})
+		payload = payload[10:]
+	}
+	if len(payload) > 0 {
+		m.Trailing = payload
+	}
+	return m, nil
+}
+
+func (m *QoSMeasurement) AppendPayload(b []byte) []byte {
+	for _, r := range m.Records {
+		b = binary.LittleEndian.AppendUint64(b, r.PacketID)
+		b = binary.LittleEndian.AppendUint16(b, r.DelayMS)
+	}
+	return append(b, m.Trailing...)
+}
+
+// PathNegotiation is PATH_NEGOTIATION_REQUEST (0x16): the sender's utility
+// for the path it arrives on.
+type PathNegotiation struct{ Utility int16 }
+
+func (*PathNegotiation) Verb() Verb { return VerbPATH_NEGOTIATION }
+
+// ParsePathNegotiation decodes the 2-byte utility; any other length is an
+// error (receivers ignore it).
+func ParsePathNegotiation(payload []byte) (*PathNegotiation, error) {
+	r := reader{b: payload, verb: VerbPATH_NEGOTIATION}
+	if len(payload) != 2 {
+		r.fail("%d bytes (want 2)", len(payload))
+		return nil, r.err
+	}
+	return &PathNegotiation{Utility: int16(binary.BigEndian.Uint16(payload))}, nil
+}
+
+func (m *PathNegotiation) AppendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint16(b, uint16(m.Utility))
+}
+
+// VL2 is a VL2 verb as VL1 sees it: the network ID its payload starts with
+// and the rest, which layer2-vl2 decodes. NETWORK_CREDENTIALS has no leading
+// network ID (HasNetworkID is false and Body is the whole payload).
+type VL2 struct {
+	V            Verb
+	HasNetworkID bool
+	NetworkID    uint64
+	Body         []byte
+}
+
+func (m *VL2) Verb() Verb { return m.V }
+
+// ParseVL2 splits a VL2 payload (or the body of an OK answering a VL2 verb)
+// into network ID and rest.
+func ParseVL2(v Verb, payload []byte) (*VL2, error) {
+	if v == VerbNETWORK_CREDENTIALS {
+		return &VL2{V: v, Body: payload}, nil
+	}
+	r := reader{b: payload, verb: v}
+	m := &VL2{V: v, HasNetworkID: true, NetworkID: r.u64("network ID")}
+	if r.err != nil {
+		return nil, r.err
+	}
+	m.Body = r.rest()
+	return m, nil
+}
+
+func (m *VL2) AppendPayload(b []byte) []byte {
+	if m.HasNetworkID {
+		b = binary.BigEndian.AppendUint64(b, m.NetworkID)
+	}
+	return append(b, m.Body...)
+}
