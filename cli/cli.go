@@ -1,0 +1,154 @@
+// Package cli is the ztgo command line: the root command, its subcommands
+// and the convention that turns their errors into one stderr line and an exit
+// code. Only cli/ztgo imports it; it may import any layer, and no layer may
+// import it.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// Version is ztgo's own version; compatibleWith is the ZeroTierOne release
+// whose wire format and files it matches.
+const (
+	Version        = "0.1.0-dev"
+	compatibleWith = "1.14.1"
+)
+
+// Exit codes shared by all commands. Commands that mirror a ZeroTier tool
+// use that tool's codes instead (identity: 1 for everything).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// commands lists the top-level commands; add yours here.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		identityCommand(),
+		dumpCommand(),
+	}
+}
+
+// New builds the root command. Main runs it; tests may run it directly.
+func New() *cli.Command {
+	root := &cli.Command{
+		Name:  "ztgo",
+		Usage: "a ZeroTier-compatible peer-to-peer virtual Ethernet",
+		// Help's first line reads "ztgo — <usage>" rather than urfave's "ztgo - <usage>".
+		CustomRootCommandHelpTemplate: strings.Replace(cli.RootCommandHelpTemplate,
+			`{{template "helpNameTemplate" .}}`, `{{.Name}} — {{.Usage}}`, 1),
+		Commands: commands(),
+		Flags: []cli.Flag{
+			// Our own flag rather than urfave's: its version line cannot
+			// carry the protocol and compatibility note without a global.
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version", Local: true},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("version") {
+				fmt.Fprintf(cmd.Root().Writer, "ztgo %s (protocol %d, compatible with ZeroTier %s)\n",
+					Version, wire.ProtocolVersion, compatibleWith)
+				return nil
+			}
+			if cmd.NArg() > 0 {
+				return fail(exitUsage, "unknown command %q (run 'ztgo --help' for the list)", cmd.Args().First())
+			}
+			return cli.ShowRootCommandHelp(cmd)
+		},
+		// Main prints errors and picks exit codes; urfave must never exit.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+	}
+	_ = root.Walk(func(c *cli.Command) error {
+		nameErrors(c)
+		return nil
+	})
+	return root
+}
+
+// Main runs the root command on args (args[0] is the program name) and
+// returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := New()
+	root.Writer, root.ErrWriter = stdout, stderr
+	err := root.Run(context.Background(), args)
+	if err == nil {
+		return 0
+	}
+	var e *exitError
+	if !errors.As(err, &e) {
+		// An error urfave made itself (e.g. "No help topic"): keep its code
+		// if it has one, and still print a single line.
+		e = &exitError{code: exitFailure, msg: "ztgo: " + err.Error()}
+		var coder cli.ExitCoder
+		if errors.As(err, &coder) && coder.ExitCode() != 0 {
+			e.code = coder.ExitCode()
+		}
+	}
+	if e.msg != "" {
+		fmt.Fprintln(stderr, oneLine(e.msg))
+	}
+	return e.code
+}
+
+// exitError ends a command with an exit code. A non-empty msg is printed as
+// one stderr line; an empty one means the command already said what it had
+// to (idtool's "FAILED" lines go to stderr without a prefix).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// fail returns an exitError; nameErrors later prefixes the command's name.
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// nameErrors makes c's action and usage errors read `ztgo <command>: <msg>`,
+// so a command only says what went wrong.
+func nameErrors(c *cli.Command) {
+	if act := c.Action; act != nil {
+		c.Action = func(ctx context.Context, cmd *cli.Command) error {
+			return named(cmd, act(ctx, cmd))
+		}
+	}
+	if c.OnUsageError == nil {
+		c.OnUsageError = usageError(exitUsage)
+	}
+}
+
+// usageError reports a flag or argument urfave could not parse.
+func usageError(code int) cli.OnUsageErrorFunc {
+	return func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+		return named(cmd, fail(code, "%v (run '%s --help')", err, cmd.FullName()))
+	}
+}
+
+func named(cmd *cli.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *exitError
+	if !errors.As(err, &e) {
+		e = &exitError{code: exitFailure, msg: err.Error()}
+	}
+	if e.msg == "" {
+		return e
+	}
+	return &exitError{code: e.code, msg: cmd.FullName() + ": " + e.msg}
+}
+
+// oneLine keeps the one-line promise even for errors that carry line breaks
+// (a file name with a newline, a library's multi-line message).
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(strings.TrimSpace(s))
+}
