@@ -1,0 +1,44 @@
+# ztgo developer targets. `make test` is what CI runs (.ci/run).
+
+GO       ?= go
+FUZZTIME ?= 10s
+
+.PHONY: all build test fmtcheck vet bench fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ztgo ./cli/ztgo
+
+test: fmtcheck vet
+	$(GO) test -race ./...
+
+# Fails listing the files gofmt would change.
+fmtcheck:
+	@files=$$(gofmt -l .); \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Runs every fuzz target in the repository for FUZZTIME each; a target is
+# found by its `func FuzzXxx(` line, so new ones need no edit here.
+fuzz:
+	@grep -rl --include='*_test.go' --exclude-dir=testdata --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]*(' . | sort | \
+	while read -r file; do \
+		pkg=./$$(dirname "$${file#./}"); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$file"); do \
+			echo "== $$pkg $$fn"; \
+			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) "$$pkg" || exit 1; \
+		done; \
+	done
+
+# Decodes the sample capture; `dump` is being written (tools/capture).
+demo: build
+	bin/ztgo dump --identities testdata/captures/basic testdata/captures/basic/basic.pcap
+
+clean:
+	rm -rf bin
