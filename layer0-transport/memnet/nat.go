@@ -1,0 +1,139 @@
+package memnet
+
+import (
+	"net/netip"
+	"time"
+)
+
+// NATType is how a NAT maps and filters (RFC 4787 terms).
+type NATType int
+
+const (
+	// FullCone maps each inside address:port to one outside port and lets
+	// anyone send to it (endpoint-independent mapping and filtering).
+	FullCone NATType = iota + 1
+	// AddressRestricted keeps one mapping but admits only IPs the inside
+	// host has sent to.
+	AddressRestricted
+	// PortRestricted admits only the exact IP:ports the inside host has
+	// sent to.
+	PortRestricted
+	// Symmetric uses a new outside port for every destination and admits
+	// only replies from that destination.
+	Symmetric
+)
+
+func (t NATType) String() string {
+	switch t {
+	case FullCone:
+		return "full-cone"
+	case AddressRestricted:
+		return "address-restricted"
+	case PortRestricted:
+		return "port-restricted"
+	case Symmetric:
+		return "symmetric"
+	}
+	return "none"
+}
+
+// NATTypes lists every kind, for matrix tests.
+var NATTypes = []NATType{FullCone, AddressRestricted, PortRestricted, Symmetric}
+
+// NAT is a router with one public address in front of a private LAN.
+type NAT struct {
+	in     *Internet
+	Public netip.Addr
+	Kind   NATType
+	link   Link
+
+	lan      map[netip.Addr]*Host
+	byInside map[mapKey]*mapping
+	byPort   map[uint16]*mapping
+	nextPort uint16
+	pcap     *PcapWriter
+}
+
+type mapKey struct {
+	inside netip.AddrPort
+	remote netip.AddrPort // only for Symmetric
+}
+
+type mapping struct {
+	inside  netip.AddrPort
+	port    uint16
+	allowed map[netip.AddrPort]bool
+}
+
+// Capture writes the NAT's public side (translated datagrams) to w.
+func (n *NAT) Capture(w *PcapWriter) {
+	n.in.mu.Lock()
+	n.pcap = w
+	n.in.mu.Unlock()
+}
+
+// Mappings is how many translations the NAT holds.
+func (n *NAT) Mappings() int {
+	n.in.mu.Lock()
+	defer n.in.mu.Unlock()
+	return len(n.byPort)
+}
+
+// outbound translates an inside source sending to dst. Called with in.mu.
+func (n *NAT) outbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
+	key := mapKey{inside: src}
+	if n.Kind == Symmetric {
+		key.remote = dst
+	}
+	m := n.byInside[key]
+	if m == nil {
+		port := n.nextPort
+		for n.byPort[port] != nil {
+			port++
+			if port < 40000 {
+				port = 40000
+			}
+		}
+		n.nextPort = port + 1
+		m = &mapping{inside: src, port: port, allowed: map[netip.AddrPort]bool{}}
+		n.byInside[key] = m
+		n.byPort[port] = m
+	}
+	m.allowed[dst] = true
+	if n.Kind == AddressRestricted {
+		m.allowed[netip.AddrPortFrom(dst.Addr(), 0)] = true
+	}
+	return netip.AddrPortFrom(n.Public, m.port), true
+}
+
+// inbound finds the inside host for a datagram from src to the public dst.
+func (n *NAT) inbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
+	m := n.byPort[dst.Port()]
+	if m == nil {
+		return netip.AddrPort{}, false
+	}
+	switch n.Kind {
+	case FullCone:
+	case AddressRestricted:
+		if !m.allowed[netip.AddrPortFrom(src.Addr(), 0)] {
+			return netip.AddrPort{}, false
+		}
+	default:
+		if !m.allowed[src] {
+			return netip.AddrPort{}, false
+		}
+	}
+	return m.inside, true
+}
+
+func (n *NAT) captureOut(at time.Time, src, dst netip.AddrPort, data []byte) {
+	if n.pcap != nil {
+		n.pcap.writeAt(at.UnixNano(), src, dst, data)
+	}
+}
+
+func (n *NAT) captureIn(at time.Time, src, dst netip.AddrPort, data []byte) {
+	if n.pcap != nil {
+		n.pcap.writeAt(at.UnixNano(), src, dst, data)
+	}
+}
