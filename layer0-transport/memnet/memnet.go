@@ -294,3 +294,6 @@ func (in *Internet) Advance(t time.Duration) {
 		in.Step()
 	}
 }
+
+// Start is the instant virtual time counts from.
+func (in *Internet) Start() time.Time { return in.start }

@@ -196,3 +196,12 @@ func (id *Identity) PublicKeyHash() [48]byte {
 	copy(buf[AddressLength:], id.public[:])
 	return sha512.Sum384(buf[:])
 }
+
+// SecretKey returns the 64-byte secret (X25519 secret ‖ Ed25519 seed), or
+// zeros when the identity has none. Worlds can be signed with it.
+func (id *Identity) SecretKey() [SecretKeyLength]byte {
+	if id.secret == nil {
+		return [SecretKeyLength]byte{}
+	}
+	return *id.secret
+}

@@ -2,6 +2,7 @@ package world
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/hex"
 	"testing"
 
@@ -300,4 +301,19 @@ func itoa(n int) string {
 		s = string(rune('0'+n%10)) + s
 	}
 	return s
+}
+
+func TestGenerateKeyPairSigns(t *testing.T) {
+	kp, err := GenerateKeyPair(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Make(Moon, 0x1234, 1, kp.Public, nil, &kp.Secret)
+	if !w.VerifySelf() {
+		t.Fatal("world signed by a generated key does not verify")
+	}
+	parsed, err := ParseKeyPair(append(kp.Public[:], kp.Secret[:]...))
+	if err != nil || parsed.Public != kp.Public {
+		t.Fatalf("round trip through ParseKeyPair: %v", err)
+	}
 }

@@ -1,0 +1,311 @@
+package vl1
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	"github.com/ztgo/ztgo/layer1-vl1/world"
+)
+
+// Version is a software version as HELLO carries it.
+type Version struct {
+	Major, Minor uint8
+	Revision     uint16
+}
+
+// CompatVersion is what ztgo announces: the ZeroTierOne release whose
+// protocol behaviour it implements.
+var CompatVersion = Version{1, 14, 1}
+
+// Inbound is an authenticated packet VL1 does not handle itself: a VL2
+// verb, or an OK or ERROR answering one. Payload is what follows the verb
+// byte, decrypted and decompressed; it is valid only during the call.
+type Inbound struct {
+	From     identity.Address
+	Verb     wire.Verb
+	PacketID uint64 // as on the wire, for OK/ERROR replies
+	Hops     int
+	Payload  []byte
+}
+
+// Upper receives the verbs VL1 does not own. It returns true when the
+// packet was accepted for a network shared with the sender: a
+// trust-established packet (vl1.md §7.13), which lets the path relay and
+// makes the node push its direct paths.
+type Upper interface {
+	HandleVL2(in Inbound) (trusted bool)
+}
+
+// Config is what a Node is made from.
+type Config struct {
+	Identity *identity.Identity // with its secret
+	Bind     transport.Bind     // opened by the caller; the node only sends
+	Planet   *world.World       // nil means the public planet
+	Moons    []*world.World
+	Upper    Upper
+	Logger   *slog.Logger
+	// Now is the clock; nil means the wall clock. The harness passes the
+	// in-memory internet's virtual clock.
+	Now func() time.Time
+	// Seed makes packet IDs and random choices reproducible (tests only).
+	Seed *[32]byte
+	// MTU is the physical MTU (default 1432).
+	MTU int
+	// AllowLoopback lets 127.0.0.0/8 and ::1 carry ZeroTier; 1.14.1 never
+	// does, but single-machine demos need it.
+	AllowLoopback bool
+	// OnWorld is called with each world update accepted from a root, for
+	// the caller to persist (planet, moons.d).
+	OnWorld func(*world.World)
+	// LocalAddrs lists candidate addresses to push to peers; nil asks the
+	// transport when it implements transport.LocalAddrs.
+	LocalAddrs func() []netip.AddrPort
+	// Version is announced in HELLO; zero means CompatVersion.
+	Version Version
+}
+
+// Node is one VL1 engine. All methods are safe for concurrent use.
+type Node struct {
+	self     *identity.Identity
+	selfBin  []byte // public identity, binary, for HELLO
+	addr     identity.Address
+	bind     transport.Bind
+	upper    Upper
+	log      *slog.Logger
+	clock    func() time.Time
+	mtu      int
+	loopback bool
+	onWorld  func(*world.World)
+	local    func() []netip.AddrPort
+	version  Version
+
+	mu                sync.Mutex
+	rng               *rand.Rand
+	planet            *world.World
+	moons             map[uint64]*world.World
+	moonSeeds         map[uint64]identity.Address
+	upstreams         []identity.Address // sorted ascending
+	stable            map[identity.Address][]netip.AddrPort
+	moonRoots         map[identity.Address]bool
+	amRoot            bool
+	peers             map[identity.Address]*Peer
+	paths             map[transport.Endpoint]*Path
+	expect            replyTracker
+	whois             map[identity.Address]int64 // last WHOIS sent
+	txq               []queuedTx
+	rxq               []parkedRx
+	reasm             *wire.Reassembler
+	gate              []int64 // new-identity rate gate per source bucket
+	united            map[[2]identity.Address]int64
+	pendingRendezvous map[identity.Address]pendingRendezvous
+	aware             map[awareKey]awareEntry
+	timers            struct{ whois, ping, housekeep int64 }
+	deliver           []delivery
+	deliverSpare      []delivery
+	stats             Stats
+
+	// Per-node scratch, used only with mu held.
+	pktBuf   []byte
+	scratch  []byte
+	fragBufs [][]byte
+	sendBufs [][]byte
+}
+
+// Errors from Send.
+var (
+	ErrReserved = errors.New("reserved or own address")
+	ErrTooLarge = errors.New("packet too large")
+)
+
+// New makes a node. It sends nothing until Tick or Receive is called.
+func New(cfg Config) (*Node, error) {
+	if cfg.Identity == nil || !cfg.Identity.HasSecret() {
+		return nil, errors.New("vl1: identity with secret required")
+	}
+	if cfg.Bind == nil {
+		return nil, errors.New("vl1: transport required")
+	}
+	n := &Node{
+		self:              cfg.Identity,
+		selfBin:           cfg.Identity.AppendBinary(nil, false),
+		addr:              cfg.Identity.Address(),
+		bind:              cfg.Bind,
+		upper:             cfg.Upper,
+		log:               cfg.Logger,
+		clock:             cfg.Now,
+		mtu:               cfg.MTU,
+		loopback:          cfg.AllowLoopback,
+		onWorld:           cfg.OnWorld,
+		local:             cfg.LocalAddrs,
+		version:           cfg.Version,
+		moons:             map[uint64]*world.World{},
+		moonSeeds:         map[uint64]identity.Address{},
+		peers:             map[identity.Address]*Peer{},
+		paths:             map[transport.Endpoint]*Path{},
+		whois:             map[identity.Address]int64{},
+		reasm:             wire.NewReassembler(0),
+		gate:              make([]int64, 1<<14),
+		united:            map[[2]identity.Address]int64{},
+		pendingRendezvous: map[identity.Address]pendingRendezvous{},
+		aware:             map[awareKey]awareEntry{},
+		pktBuf:            make([]byte, wire.MaxPacketLength+64),
+		scratch:           make([]byte, 2*wire.MaxPacketLength),
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	if n.clock == nil {
+		n.clock = time.Now
+	}
+	if n.mtu == 0 {
+		n.mtu = wire.DefaultPhysMTU
+	}
+	if n.version == (Version{}) {
+		n.version = CompatVersion
+	}
+	if n.local == nil {
+		if la, ok := cfg.Bind.(transport.LocalAddrs); ok {
+			n.local = la.LocalAddrs
+		}
+	}
+	var seed [32]byte
+	if cfg.Seed != nil {
+		seed = *cfg.Seed
+	} else if _, err := crand.Read(seed[:]); err != nil {
+		return nil, err
+	}
+	n.rng = rand.New(rand.NewChaCha8(seed))
+	for range wire.MaxPacketFragments {
+		n.fragBufs = append(n.fragBufs, make([]byte, 0, n.mtu))
+	}
+	n.sendBufs = make([][]byte, 0, wire.MaxPacketFragments)
+	n.log = n.log.With("node", n.addr.String())
+	n.planet = cfg.Planet
+	if n.planet == nil {
+		n.planet = world.Default()
+	}
+	for _, m := range cfg.Moons {
+		n.moons[m.ID] = m
+	}
+	n.memoizeUpstreams()
+	return n, nil
+}
+
+// Address is this node's ZeroTier address.
+func (n *Node) Address() identity.Address { return n.addr }
+
+// Identity is this node's identity (with secret).
+func (n *Node) Identity() *identity.Identity { return n.self }
+
+func (n *Node) now() int64 { return n.clock().UnixMilli() }
+
+// Receive processes one datagram that arrived at ep. data may be modified
+// and is not kept after the call.
+func (n *Node) Receive(ep transport.Endpoint, data []byte) {
+	now := n.now()
+	n.mu.Lock()
+	n.receive(now, ep, data)
+	n.mu.Unlock()
+	n.flushDeliveries(now)
+}
+
+// Tick runs the timers that are due and returns when it wants to be called
+// again.
+func (n *Node) Tick() time.Time {
+	now := n.now()
+	n.mu.Lock()
+	next := n.tick(now)
+	n.mu.Unlock()
+	n.flushDeliveries(now)
+	return time.UnixMilli(next)
+}
+
+// Run drives the node on the wall clock until ctx ends: one goroutine per
+// receive function, one for the timers. It closes the bind on the way out
+// and returns when every goroutine has stopped.
+func (n *Node) Run(ctx context.Context, fns []transport.ReceiveFunc) error {
+	var wg sync.WaitGroup
+	batch := max(n.bind.BatchSize(), 1)
+	for _, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bufs := make([][]byte, batch)
+			for i := range bufs {
+				bufs[i] = make([]byte, transport.MaxDatagram)
+			}
+			sizes := make([]int, batch)
+			eps := make([]transport.Endpoint, batch)
+			for {
+				k, err := fn(bufs, sizes, eps)
+				if err != nil {
+					if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
+						return
+					}
+					n.log.Warn("receive failed", "err", err)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				for i := range k {
+					n.Receive(eps[i], bufs[i][:sizes[i]])
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				next := n.Tick()
+				t.Reset(max(time.Until(next), 60*time.Millisecond))
+			}
+		}
+	}()
+	<-ctx.Done()
+	err := n.bind.Close()
+	wg.Wait()
+	return err
+}
+
+// Send sends a packet with verb and payload to dst: directly when a path is
+// known, through a root otherwise, and after a WHOIS when dst is unknown.
+// compress asks for LZ4 where it helps, as 1.14.1 does for larger VL2
+// payloads. It returns the packet's wire ID (0 when the packet was queued).
+func (n *Node) Send(dst identity.Address, verb wire.Verb, payload []byte, compress bool) (uint64, error) {
+	if dst == n.addr || dst.IsReserved() {
+		return 0, fmt.Errorf("send to %v: %w", dst, ErrReserved)
+	}
+	if wire.IdxPayload+len(payload) > wire.MaxPacketLength {
+		return 0, fmt.Errorf("send %d bytes to %v: %w", len(payload), dst, ErrTooLarge)
+	}
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[dst]
+	if p != nil {
+		if id, ok := n.sendTo(now, p, verb, payload, compress, nil); ok {
+			return id, nil
+		}
+	}
+	n.queueTx(now, dst, verb, payload, compress)
+	if p == nil {
+		n.requestWhois(now, dst)
+	}
+	return 0, nil
+}

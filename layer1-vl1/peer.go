@@ -1,0 +1,236 @@
+package vl1
+
+import (
+	"net/netip"
+	"slices"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// Timers and limits of 1.14.1, in milliseconds (vl1-peers.md §8).
+const (
+	whoisRetryDelay       = 500   // ZT_WHOIS_RETRY_DELAY
+	pingCheckInterval     = 5000  // ZT_PING_CHECK_INTERVAL
+	housekeepingPeriod    = 30000 // ZT_HOUSEKEEPING_PERIOD
+	pathHeartbeatPeriod   = 14000 // ZT_PATH_HEARTBEAT_PERIOD
+	pathAliveTimeout      = pathHeartbeatPeriod + 5000
+	peerPingPeriod        = 60000  // ZT_PEER_PING_PERIOD
+	peerPathExpiration    = 243000 // ZT_PEER_PATH_EXPIRATION
+	peerActivityTimeout   = 500000 // ZT_PEER_ACTIVITY_TIMEOUT
+	trustExpiration       = 600000 // ZT_TRUST_EXPIRATION
+	queueTimeout          = 5000   // ZT_TRANSMIT/RECEIVE_QUEUE_TIMEOUT
+	queueSize             = 32     // ZT_TX/RX_QUEUE_SIZE
+	minUniteInterval      = 30000  // ZT_MIN_UNITE_INTERVAL
+	pushInterval          = 15000  // ZT_DIRECT_PATH_PUSH_INTERVAL
+	pushIntervalHavePath  = 120000 // ZT_DIRECT_PATH_PUSH_INTERVAL_HAVEPATH
+	pushCutoffTime        = 30000  // ZT_PUSH_DIRECT_PATHS_CUTOFF_TIME
+	pushCutoffLimit       = 8
+	pushMaxPerScopeFamily = 8
+	pathConfirmInterval   = 1000
+	peerWhoisRateLimit    = 100
+	echoRateLimit         = 166
+	identityRateLimit     = 2000 // x86-64 value of ZT_IDENTITY_VALIDATION_SOURCE_RATE_LIMIT
+	selfAwarenessTimeout  = 600000
+	maxPeerPaths          = 64
+	upstreamTimerScale    = 16
+	alwaysContactScale    = 2
+	latencyUnknown        = 0xffff
+	relayMaxHops          = wire.RelayMaxHops
+	maxPathQualityAge     = 140000
+)
+
+// Path is a physical path: a local socket and a remote address. Path
+// objects are shared by every peer seen on that address, as in 1.14.1.
+type Path struct {
+	ep          transport.Endpoint
+	lastSend    int64
+	lastReceive int64
+	lastTrust   int64
+	lastConfirm int64 // confirmation HELLO sent (≤ 1/s)
+	lastEcho    int64 // ECHO answered (≤ 1 per 166 ms)
+	latency     int   // ms, latencyUnknown until measured
+}
+
+func (pa *Path) alive(now int64) bool { return now-pa.lastReceive < pathAliveTimeout }
+
+// Peer is another node and the paths it was heard on.
+type Peer struct {
+	id   *identity.Identity
+	keys *wire.Keys
+
+	proto   uint8 // 0 until a HELLO or OK(HELLO) told us
+	version Version
+
+	paths []peerPath
+
+	lastReceive     int64
+	lastNonTrivial  int64
+	lastFullHello   int64
+	lastContactTry  int64 // always-contact round (roots, seeds)
+	lastTrust       int64
+	lastPushSent    int64
+	lastPushRecv    int64
+	pushRecvCount   int
+	lastWhoisAnswer int64
+}
+
+type peerPath struct {
+	path     *Path
+	lr       int64 // last valid packet from this peer on the path
+	priority int
+}
+
+func (n *Node) newPeer(id *identity.Identity) (*Peer, error) {
+	k, err := wire.KeysBetween(n.self, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Peer{id: id, keys: k}, nil
+}
+
+func (n *Node) pathFor(ep transport.Endpoint) *Path {
+	pa := n.paths[ep]
+	if pa == nil {
+		pa = &Path{ep: ep, latency: latencyUnknown}
+		n.paths[ep] = pa
+	}
+	return pa
+}
+
+// usable is shouldUsePathForZeroTierTraffic (vl1-peers.md §4.5).
+func (n *Node) usable(addr identity.Address, ap netip.AddrPort) bool {
+	ip := ap.Addr().Unmap()
+	if n.loopback && ip.IsLoopback() {
+		return true
+	}
+	if !usableAddress(ip) {
+		return false
+	}
+	if eps, ok := n.stable[addr]; ok && len(eps) > 0 {
+		for _, e := range eps {
+			if e.Addr().Unmap() == ip {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func (pp *peerPath) expired(now int64) bool { return now-pp.lr >= peerPathExpiration }
+
+// quality is Path::quality divided by priority: lower is better
+// (vl1-peers.md §4.3).
+func (pp *peerPath) quality(now int64) int64 {
+	age := min(now-pp.path.lastReceive, maxPathQualityAge)
+	base := int64(pp.path.latency)
+	if age >= pathAliveTimeout {
+		base += latencyUnknown + age
+	}
+	q := base * int64(8-ScopeOf(pp.path.ep.Addr.Addr()))
+	return q / int64(max(pp.priority, 1))
+}
+
+// bestPath picks the path to send on, or nil (getAppropriatePath).
+func (p *Peer) bestPath(now int64, includeExpired bool) *peerPath {
+	var best *peerPath
+	var bestQ int64
+	for i := range p.paths {
+		pp := &p.paths[i]
+		if !includeExpired && pp.expired(now) {
+			continue
+		}
+		if q := pp.quality(now); best == nil || q <= bestQ {
+			best, bestQ = pp, q
+		}
+	}
+	return best
+}
+
+func (p *Peer) hasPath(pa *Path) int {
+	for i := range p.paths {
+		if p.paths[i].path == pa {
+			return i
+		}
+	}
+	return -1
+}
+
+// received is Peer::received: the path bookkeeping after every
+// authenticated packet (vl1-peers.md §4.1).
+func (n *Node) received(now int64, p *Peer, pa *Path, hops int, verb wire.Verb, inReVerb wire.Verb, trusted bool) {
+	p.lastReceive = now
+	switch verb {
+	case wire.VerbFRAME, wire.VerbEXT_FRAME, wire.VerbNETWORK_CONFIG_REQUEST, wire.VerbNETWORK_CONFIG, wire.VerbMULTICAST_FRAME:
+		p.lastNonTrivial = now
+	}
+	if trusted {
+		p.lastTrust = now
+		pa.lastTrust = now
+	}
+	if hops == 0 {
+		n.learnPath(now, p, pa, verb)
+	}
+	n.maybePushDirectPaths(now, p, pa, hops)
+}
+
+func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
+	if i := p.hasPath(pa); i >= 0 {
+		p.paths[i].lr = now
+		return
+	}
+	ip := pa.ep.Addr.Addr()
+	for _, pp := range p.paths {
+		if pp.path.ep.Socket == pa.ep.Socket && pp.path.ep.Addr.Addr() == ip && pp.path.alive(now) {
+			return // same IP, other port, still alive: avoid learning loops
+		}
+	}
+	if !n.usable(p.id.Address(), pa.ep.Addr) {
+		return
+	}
+	if verb != wire.VerbOK {
+		if now-pa.lastConfirm >= pathConfirmInterval {
+			pa.lastConfirm = now
+			n.sendHello(now, p, pa.ep)
+		}
+		return
+	}
+	entry := peerPath{path: pa, lr: now, priority: 1}
+	switch {
+	case len(p.paths) < maxPeerPaths:
+		p.paths = append(p.paths, entry)
+	default:
+		victim := 0
+		for i, pp := range p.paths {
+			if pp.path.lastReceive < p.paths[victim].path.lastReceive {
+				victim = i
+			}
+		}
+		p.paths[victim] = entry
+	}
+	n.stats.PathsLearned++
+}
+
+// prunePaths drops expired paths and those below the best priority.
+func (p *Peer) prunePaths(now int64) {
+	maxPrio := 0
+	for _, pp := range p.paths {
+		maxPrio = max(maxPrio, pp.priority)
+	}
+	p.paths = slices.DeleteFunc(p.paths, func(pp peerPath) bool {
+		return pp.expired(now) || pp.priority < maxPrio
+	})
+}
+
+func (p *Peer) alive(now int64) bool  { return now-p.lastReceive < peerActivityTimeout }
+func (p *Peer) active(now int64) bool { return now-p.lastNonTrivial < peerActivityTimeout }
+
+// latency is the best direct path's latency, or latencyUnknown.
+func (p *Peer) latency(now int64) int {
+	if pp := p.bestPath(now, false); pp != nil && pp.path.latency != 0 {
+		return pp.path.latency
+	}
+	return latencyUnknown
+}

@@ -1,0 +1,253 @@
+package vl1
+
+import (
+	"sync"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// delivery is a packet for the upper layer, handed over after the node's
+// lock is released so that the upper layer may send.
+type delivery struct {
+	in   Inbound
+	peer *Peer
+	path *Path
+	buf  *[]byte // pooled storage of in.Payload, or nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, wire.MaxPacketLength+64); return &b }}
+
+type parkedRx struct {
+	ep   transport.Endpoint
+	data []byte
+	at   int64
+}
+
+// receive handles one datagram with n.mu held.
+func (n *Node) receive(now int64, ep transport.Endpoint, data []byte) {
+	n.stats.DatagramsReceived++
+	if len(data) < wire.MinFragmentLength {
+		n.stats.Junk++ // hole-punch probes and noise
+		return
+	}
+	if wire.IsFragment(data) {
+		f, err := wire.ParseFragment(data)
+		if err != nil {
+			n.stats.Malformed++
+			return
+		}
+		if f.Destination() != n.addr {
+			n.relay(now, ep, data, true)
+			return
+		}
+		buf := bufPool.Get().(*[]byte)
+		whole, ok := n.reasm.AddFragment((*buf)[:0], f)
+		if ok {
+			n.handlePacket(now, ep, whole, buf)
+		} else {
+			bufPool.Put(buf)
+		}
+		return
+	}
+	if len(data) < wire.MinPacketLength {
+		n.stats.Junk++ // e.g. 13-byte legacy LAN beacons
+		return
+	}
+	pkt := wire.Packet(data)
+	if pkt.Destination() != n.addr {
+		n.relay(now, ep, data, false)
+		return
+	}
+	if pkt.Fragmented() {
+		buf := bufPool.Get().(*[]byte)
+		whole, ok := n.reasm.AddHead((*buf)[:0], pkt)
+		if ok {
+			n.handlePacket(now, ep, whole, buf)
+		} else {
+			bufPool.Put(buf)
+		}
+		return
+	}
+	n.handlePacket(now, ep, pkt, nil)
+}
+
+// handlePacket authenticates and dispatches a whole packet addressed to us.
+// buf, when not nil, holds pkt and goes back to the pool when done.
+func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, buf *[]byte) {
+	handedOver := false
+	defer func() {
+		if buf != nil && !handedOver {
+			bufPool.Put(buf)
+		}
+	}()
+	src := pkt.Source()
+	if src == n.addr || src.IsReserved() {
+		n.stats.Malformed++
+		return
+	}
+	if pkt.Cipher() == wire.SuitePoly1305None && pkt.Verb() == wire.VerbHELLO {
+		n.handleHello(now, ep, pkt)
+		return
+	}
+	p := n.peers[src]
+	if p == nil {
+		n.park(now, ep, pkt)
+		n.requestWhois(now, src)
+		return
+	}
+	wireID := pkt.ID()
+	if _, err := wire.Dearmor(pkt, p.keys); err != nil {
+		n.stats.BadMAC++
+		return
+	}
+	if pkt.Compressed() {
+		dbuf := bufPool.Get().(*[]byte)
+		out, err := wire.Decompress((*dbuf)[:0], pkt)
+		if buf != nil {
+			bufPool.Put(buf)
+		}
+		buf = dbuf
+		if err != nil {
+			n.stats.Malformed++
+			return
+		}
+		pkt = out
+	}
+	pa := n.pathFor(ep)
+	pa.lastReceive = now
+	handedOver = n.dispatch(now, ep, pa, p, pkt, wireID, buf)
+}
+
+// park keeps a packet from an unknown sender until WHOIS answers.
+func (n *Node) park(now int64, ep transport.Endpoint, pkt wire.Packet) {
+	if len(n.rxq) >= queueSize {
+		n.rxq = n.rxq[1:]
+		n.stats.RxQueueDropped++
+	}
+	n.rxq = append(n.rxq, parkedRx{ep: ep, data: append([]byte(nil), pkt...), at: now})
+}
+
+// unpark retries packets parked for a newly known peer.
+func (n *Node) unpark(now int64, a identity.Address) {
+	var ready []parkedRx
+	keep := n.rxq[:0]
+	for _, r := range n.rxq {
+		switch {
+		case now-r.at >= queueTimeout:
+			n.stats.RxQueueDropped++
+		case wire.Packet(r.data).Source() == a:
+			ready = append(ready, r)
+		default:
+			keep = append(keep, r)
+		}
+	}
+	clear(n.rxq[len(keep):])
+	n.rxq = keep
+	for _, r := range ready {
+		n.handlePacket(now, r.ep, wire.Packet(r.data), nil)
+	}
+}
+
+// dispatch runs the verb handlers. It reports whether buf was handed to a
+// delivery (which then owns it).
+func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt wire.Packet, wireID uint64, buf *[]byte) bool {
+	hops := pkt.Hops()
+	verb := pkt.Verb()
+	payload := pkt.Payload()
+	n.stats.PacketsReceived++
+	switch verb {
+	case wire.VerbNOP:
+	case wire.VerbOK:
+		return n.handleOK(now, ep, pa, p, pkt, buf)
+	case wire.VerbERROR:
+		e, err := wire.ParseError(payload)
+		if err != nil {
+			n.stats.Malformed++
+			return false
+		}
+		if e.InReVerb.IsVL2() {
+			n.received(now, p, pa, hops, verb, e.InReVerb, false)
+			return n.handToUpper(p, pa, verb, wireID, hops, payload, buf)
+		}
+		if e.Code == wire.ErrorIdentityCollision && n.isUpstream(p.id.Address()) {
+			n.log.Error("a root reports that another node uses our address with a different key: generate a new identity", "root", p.id.Address())
+		}
+		n.stats.ErrorsReceived++
+	case wire.VerbWHOIS:
+		n.handleWhois(now, pa, p, wireID, payload)
+	case wire.VerbRENDEZVOUS:
+		n.handleRendezvous(now, ep, p, payload)
+	case wire.VerbECHO:
+		if now-pa.lastEcho >= echoRateLimit {
+			pa.lastEcho = now
+			ok := wire.OK{InReVerb: wire.VerbECHO, InReID: wireID, Reply: &wire.Echo{Data: payload}}
+			out := n.build(p, wire.VerbOK, ok.AppendPayload(n.scratch[:0]), false)
+			n.transmit(now, p, out, suiteFor(p), ep, pa, false)
+		}
+	case wire.VerbPUSH_DIRECT_PATHS:
+		n.handlePush(now, p, payload)
+	case wire.VerbUSER_MESSAGE, wire.VerbACK, wire.VerbQOS_MEASUREMENT, wire.VerbPATH_NEGOTIATION, wire.VerbREMOTE_TRACE:
+		// Accepted and ignored, as a node without multipath does.
+	case wire.VerbHELLO:
+		// An encrypted HELLO from a known peer: 1.14.1 accepts it.
+		n.stats.HellosReceived++
+	default:
+		if verb.IsVL2() {
+			n.received(now, p, pa, hops, verb, 0, false)
+			return n.handToUpper(p, pa, verb, wireID, hops, payload, buf)
+		}
+	}
+	n.received(now, p, pa, hops, verb, 0, false)
+	return false
+}
+
+func (n *Node) handToUpper(p *Peer, pa *Path, verb wire.Verb, wireID uint64, hops int, payload []byte, buf *[]byte) bool {
+	if n.upper == nil {
+		return false
+	}
+	owned := buf != nil
+	if !owned {
+		// Another goroutine may flush this delivery after the datagram's
+		// buffer is reused: copy into pooled storage.
+		buf = bufPool.Get().(*[]byte)
+		payload = append((*buf)[:0], payload...)
+	}
+	n.deliver = append(n.deliver, delivery{in: Inbound{From: p.id.Address(), Verb: verb, PacketID: wireID, Hops: hops, Payload: payload}, peer: p, path: pa, buf: buf})
+	return owned
+}
+
+// flushDeliveries hands queued packets to the upper layer, without the
+// lock, and records trust for the ones it accepted.
+func (n *Node) flushDeliveries(now int64) {
+	for {
+		n.mu.Lock()
+		if len(n.deliver) == 0 {
+			n.mu.Unlock()
+			return
+		}
+		ds := n.deliver
+		n.deliver, n.deliverSpare = n.deliverSpare[:0], nil
+		n.mu.Unlock()
+		for i := range ds {
+			d := &ds[i]
+			trusted := n.upper.HandleVL2(d.in)
+			if d.buf != nil {
+				bufPool.Put(d.buf)
+			}
+			if trusted {
+				n.mu.Lock()
+				d.peer.lastTrust = now
+				d.path.lastTrust = now
+				n.mu.Unlock()
+			}
+		}
+		clear(ds)
+		n.mu.Lock()
+		if n.deliverSpare == nil {
+			n.deliverSpare = ds[:0]
+		}
+		n.mu.Unlock()
+	}
+}

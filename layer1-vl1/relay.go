@@ -1,0 +1,270 @@
+package vl1
+
+import (
+	"net/netip"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// relay forwards a packet or fragment addressed to someone else
+// (Switch::onRemotePacket, vl1-peers.md §6). The MAC stays valid: only the
+// hop count changes, and it is not authenticated.
+func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment bool) {
+	in := n.paths[ep]
+	if !n.amRoot && (in == nil || now-in.lastTrust >= trustExpiration) {
+		n.stats.RelayRefused++
+		return
+	}
+	var dst, src identity.Address
+	var hops int
+	if fragment {
+		f := wire.Fragment(data)
+		dst, hops = f.Destination(), f.Hops()
+	} else {
+		pkt := wire.Packet(data)
+		dst, src, hops = pkt.Destination(), pkt.Source(), pkt.Hops()
+		if src == n.addr || src.IsReserved() {
+			n.stats.RelayRefused++
+			return
+		}
+	}
+	if hops >= relayMaxHops {
+		n.stats.HopLimit++
+		return
+	}
+	if fragment {
+		wire.Fragment(data).SetHops(hops + 1)
+	} else {
+		wire.Packet(data).SetHops(hops + 1)
+	}
+	var out *Path
+	direct := false
+	if p := n.peers[dst]; p != nil {
+		if pp := p.bestPath(now, false); pp != nil {
+			out, direct = pp.path, true
+		}
+	}
+	if out == nil {
+		u := n.bestUpstream(now)
+		if u == nil || (!fragment && u.id.Address() == src) {
+			n.stats.RelayRefused++
+			return
+		}
+		if pp := u.bestPath(now, false); pp != nil {
+			out = pp.path
+		}
+	}
+	if out == nil || out.ep == ep {
+		n.stats.RelayRefused++
+		return
+	}
+	n.sendBufs = append(n.sendBufs[:0], data)
+	if err := n.bind.Send(n.sendBufs, out.ep); err != nil {
+		n.stats.SendErrors++
+	}
+	out.lastSend = now
+	n.stats.Relayed++
+	if !fragment && direct {
+		n.maybeUnite(now, src, dst)
+	}
+}
+
+// maybeUnite introduces two peers whose traffic we relayed, at most every
+// ZT_MIN_UNITE_INTERVAL per pair.
+func (n *Node) maybeUnite(now int64, a, b identity.Address) {
+	key := [2]identity.Address{min(a, b), max(a, b)}
+	if last, ok := n.united[key]; ok && now-last < minUniteInterval {
+		return
+	}
+	pa, pb := n.peers[a], n.peers[b]
+	if pa == nil || pb == nil {
+		return
+	}
+	if n.introduce(now, pa, pb) {
+		n.united[key] = now
+	}
+}
+
+// introduce sends RENDEZVOUS to both peers, naming the other's address in
+// the best scope and family both have (Peer::introduce).
+func (n *Node) introduce(now int64, a, b *Peer) bool {
+	type slot struct {
+		pp *peerPath
+		q  int64
+	}
+	best := func(p *Peer, scope IPScope, v6 bool) *peerPath {
+		var s slot
+		for i := range p.paths {
+			pp := &p.paths[i]
+			ip := pp.path.ep.Addr.Addr().Unmap()
+			if pp.expired(now) || ScopeOf(ip) != scope || ip.Is6() != v6 {
+				continue
+			}
+			if q := pp.quality(now); s.pp == nil || q <= s.q {
+				s = slot{pp, q}
+			}
+		}
+		return s.pp
+	}
+	for scope := ScopePrivate; ; scope-- {
+		for _, v6 := range []bool{true, false} {
+			pa, pb := best(a, scope, v6), best(b, scope, v6)
+			if pa == nil || pb == nil {
+				continue
+			}
+			first, second := a, b
+			fp, sp := pa, pb
+			if n.rng.IntN(2) == 1 {
+				first, second, fp, sp = b, a, pb, pa
+			}
+			n.sendRendezvous(now, first, fp, second, sp.path.ep.Addr)
+			n.sendRendezvous(now, second, sp, first, fp.path.ep.Addr)
+			n.stats.Rendezvous++
+			return true
+		}
+		if scope == ScopeNone {
+			return false
+		}
+	}
+}
+
+func (n *Node) sendRendezvous(now int64, to *Peer, via *peerPath, other *Peer, at netip.AddrPort) {
+	r := wire.Rendezvous{With: other.id.Address(), Endpoint: at}
+	pkt := n.build(to, wire.VerbRENDEZVOUS, r.AppendPayload(n.scratch[:0]), false)
+	n.transmit(now, to, pkt, suiteFor(to), via.path.ep, via.path, false)
+}
+
+// handleRendezvous punches towards the named peer (_doRENDEZVOUS): a
+// short-lived junk datagram opens our NAT, then ECHO or HELLO.
+func (n *Node) handleRendezvous(now int64, ep transport.Endpoint, from *Peer, payload []byte) {
+	if !n.isUpstream(from.id.Address()) {
+		n.stats.Refused++
+		return
+	}
+	r, err := wire.ParseRendezvous(payload)
+	if err != nil {
+		n.stats.Malformed++
+		return
+	}
+	if r.Endpoint.Port() == 0 || !n.usable(r.With, r.Endpoint) {
+		n.stats.Refused++
+		return
+	}
+	to := transport.Endpoint{Addr: r.Endpoint, Socket: ep.Socket}
+	p := n.peers[r.With]
+	if p == nil {
+		// 1.14.1 drops this; the introduction usually races the WHOIS for
+		// the peer it names, so ztgo keeps it until the identity arrives.
+		n.pendingRendezvous[r.With] = pendingRendezvous{to, now}
+		n.requestWhois(now, r.With)
+		return
+	}
+	n.punch(now, p, to)
+}
+
+type pendingRendezvous struct {
+	to transport.Endpoint
+	at int64
+}
+
+// punch opens our NAT towards to and probes it.
+func (n *Node) punch(now int64, p *Peer, to transport.Endpoint) {
+	if ts, ok := n.bind.(transport.TTLSender); ok {
+		var junk [4]byte
+		v := n.rng.Uint32()
+		junk[0], junk[1], junk[2], junk[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		_ = ts.SendTTL(junk[:], to, 2)
+	}
+	n.contact(now, p, to, false)
+	n.stats.Punches++
+}
+
+// maybePushDirectPaths tells a trusted peer our candidate addresses
+// (Peer::received, vl1-peers.md §7.2).
+func (n *Node) maybePushDirectPaths(now int64, p *Peer, pa *Path, hops int) {
+	if now-p.lastTrust >= trustExpiration {
+		return
+	}
+	interval := int64(pushIntervalHavePath)
+	if hops > 0 {
+		interval = pushInterval
+	}
+	if now-p.lastPushSent < interval {
+		return
+	}
+	p.lastPushSent = now
+	var cands []netip.AddrPort
+	if n.local != nil {
+		cands = append(cands, n.local()...)
+	}
+	cands = append(cands, n.whoami(now)...)
+	var msg wire.PushDirectPaths
+	for _, c := range cands {
+		if !n.usable(p.id.Address(), c) && !(n.loopback && c.Addr().IsLoopback()) {
+			continue
+		}
+		t := uint8(4)
+		if c.Addr().Unmap().Is6() {
+			t = 6
+		}
+		msg.Paths = append(msg.Paths, wire.PathRecord{AddrType: t, Endpoint: netip.AddrPortFrom(c.Addr().Unmap(), c.Port())})
+		if len(msg.Paths) == 60 { // ~1200 bytes of records per packet
+			n.sendPush(now, p, pa, &msg)
+			msg.Paths = msg.Paths[:0]
+		}
+	}
+	if len(msg.Paths) > 0 {
+		n.sendPush(now, p, pa, &msg)
+	}
+}
+
+func (n *Node) sendPush(now int64, p *Peer, pa *Path, msg *wire.PushDirectPaths) {
+	pkt := n.build(p, wire.VerbPUSH_DIRECT_PATHS, msg.AppendPayload(nil), true)
+	n.transmit(now, p, pkt, suiteFor(p), pa.ep, pa, false)
+	n.stats.PushesSent++
+}
+
+// handlePush tries the addresses a peer pushed (_doPUSH_DIRECT_PATHS).
+func (n *Node) handlePush(now int64, p *Peer, payload []byte) {
+	if now-p.lastPushRecv < pushCutoffTime {
+		p.pushRecvCount++
+	} else {
+		p.pushRecvCount = 0
+	}
+	p.lastPushRecv = now
+	if p.pushRecvCount >= pushCutoffLimit {
+		n.stats.RateGated++
+		return
+	}
+	m, err := wire.ParsePushDirectPaths(payload)
+	if err != nil {
+		n.stats.Malformed++
+		return
+	}
+	perScope := map[[2]int]int{}
+	for _, r := range m.Paths {
+		if r.AddrType != 4 && r.AddrType != 6 || r.Flags&wire.PathFlagForget != 0 {
+			continue
+		}
+		if !n.usable(p.id.Address(), r.Endpoint) {
+			continue
+		}
+		known := false
+		for _, pp := range p.paths {
+			if pp.path.ep.Addr == r.Endpoint && !pp.expired(now) {
+				known = true
+			}
+		}
+		if known {
+			continue
+		}
+		k := [2]int{int(ScopeOf(r.Endpoint.Addr())), int(r.AddrType)}
+		if perScope[k] >= pushMaxPerScopeFamily {
+			continue
+		}
+		perScope[k]++
+		n.contact(now, p, transport.Endpoint{Addr: r.Endpoint, Socket: transport.AnySocket}, false)
+	}
+}

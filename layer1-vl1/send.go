@@ -1,0 +1,219 @@
+package vl1
+
+import (
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// replyTracker remembers the wire IDs of recently sent requests so that
+// only expected OKs are processed (vl1.md §6.2). Like 1.14.1 it is a fixed
+// table, so tracking costs no allocation per packet; unlike 1.14.1 it keys
+// on the whole 64-bit ID.
+type replyTracker struct {
+	slots [256][32]uint64
+	next  [256]uint8
+}
+
+func (r *replyTracker) add(id uint64) {
+	b := uint8(id ^ id>>8 ^ id>>16 ^ id>>24)
+	r.slots[b][r.next[b]&31] = id
+	r.next[b]++
+}
+
+func (r *replyTracker) has(id uint64) bool {
+	b := uint8(id ^ id>>8 ^ id>>16 ^ id>>24)
+	for _, v := range r.slots[b] {
+		if v == id && id != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// expectsReply lists the verbs whose OK we process.
+func expectsReply(v wire.Verb) bool {
+	switch v {
+	case wire.VerbHELLO, wire.VerbWHOIS, wire.VerbECHO, wire.VerbEXT_FRAME, wire.VerbNETWORK_CONFIG_REQUEST,
+		wire.VerbNETWORK_CONFIG, wire.VerbMULTICAST_GATHER, wire.VerbMULTICAST_FRAME:
+		return true
+	}
+	return false
+}
+
+func (n *Node) packetID() uint64 {
+	for {
+		if id := n.rng.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+// route picks where a packet for p goes (Switch::_trySend): its best direct
+// path, else the best upstream's (which relays), else any path of p.
+func (n *Node) route(now int64, p *Peer) *Path {
+	if pp := p.bestPath(now, false); pp != nil {
+		return pp.path
+	}
+	if u := n.bestUpstream(now); u != nil && u != p {
+		if pp := u.bestPath(now, false); pp != nil {
+			return pp.path
+		}
+	}
+	if pp := p.bestPath(now, true); pp != nil {
+		return pp.path
+	}
+	return nil
+}
+
+// sendTo builds, armors and transmits a packet to p on its best route, or
+// on via when given. It reports false when there is no route.
+func (n *Node) sendTo(now int64, p *Peer, verb wire.Verb, payload []byte, compress bool, via *Path) (uint64, bool) {
+	if via == nil {
+		via = n.route(now, p)
+		if via == nil {
+			return 0, false
+		}
+	}
+	pkt := n.build(p, verb, payload, compress)
+	return n.transmit(now, p, pkt, suiteFor(p), via.ep, via, expectsReply(verb)), true
+}
+
+func suiteFor(p *Peer) wire.CipherSuite {
+	if p.proto >= 12 {
+		return wire.SuiteAESGMACSIV
+	}
+	return wire.SuitePoly1305Salsa20
+}
+
+// build writes a plaintext packet into the node's packet buffer.
+func (n *Node) build(p *Peer, verb wire.Verb, payload []byte, compress bool) wire.Packet {
+	pkt := wire.NewPacket(n.pktBuf[:0], n.packetID(), p.id.Address(), n.addr, verb)
+	pkt = append(pkt, payload...)
+	if compress {
+		pkt = wire.Compress(pkt, n.scratch)
+	}
+	return pkt
+}
+
+// transmit armors pkt for p, fragments it at the MTU and sends it to ep.
+func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
+	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
+	if err := wire.Armor(pkt, p.keys, suite); err != nil {
+		n.stats.SendErrors++
+		return 0
+	}
+	id := pkt.ID()
+	if expect {
+		n.expect.add(id)
+	}
+	bufs := append(n.sendBufs[:0], pkt[:min(len(pkt), n.mtu)])
+	for i := 1; i < wire.FragmentCount(len(pkt), n.mtu); i++ {
+		n.fragBufs[i] = wire.AppendFragment(n.fragBufs[i][:0], pkt, n.mtu, i)
+		bufs = append(bufs, n.fragBufs[i])
+	}
+	if err := n.bind.Send(bufs, ep); err != nil {
+		n.stats.SendErrors++
+	}
+	n.stats.PacketsSent++
+	if pa != nil {
+		pa.lastSend = now
+	}
+	return id
+}
+
+// sendHello sends a full HELLO to ep out of every socket (vl1-peers.md §3).
+func (n *Node) sendHello(now int64, p *Peer, ep transport.Endpoint) {
+	h := wire.Hello{
+		ProtocolVersion:     wire.ProtocolVersion,
+		Major:               n.version.Major,
+		Minor:               n.version.Minor,
+		Revision:            n.version.Revision,
+		Timestamp:           uint64(now),
+		HasDestination:      true,
+		PhysicalDestination: ep.Addr,
+		HasWorld:            true,
+		PlanetID:            n.planet.ID,
+		PlanetTimestamp:     n.planet.Timestamp,
+	}
+	for _, m := range n.moonList() {
+		h.Moons = append(h.Moons, wire.MoonRef{Type: uint8(m.Type), ID: m.ID, Timestamp: m.Timestamp})
+	}
+	for id := range n.moonSeeds {
+		h.Moons = append(h.Moons, wire.MoonRef{Type: 127, ID: id})
+	}
+	pkt := wire.NewPacket(n.pktBuf[:0], n.packetID(), p.id.Address(), n.addr, wire.VerbHELLO)
+	pkt = n.appendHello(pkt, &h)
+	if off := h.CryptOffset(); off > 0 {
+		wire.CryptField(pkt, p.keys, wire.IdxPayload+off)
+	}
+	all := transport.Endpoint{Addr: ep.Addr, Socket: transport.AnySocket}
+	n.transmit(now, p, pkt, wire.SuitePoly1305None, all, n.pathFor(ep), true)
+	n.stats.HellosSent++
+}
+
+// appendHello appends the HELLO payload; the identity is our cached binary.
+func (n *Node) appendHello(pkt wire.Packet, h *wire.Hello) wire.Packet {
+	h.Identity = n.self.Public()
+	return append(pkt, h.AppendPayload(nil)...)
+}
+
+// sendHelloRelayed sends a HELLO addressed to p through the best upstream.
+func (n *Node) sendHelloRelayed(now int64, p *Peer) {
+	u := n.bestUpstream(now)
+	if u == nil || u == p {
+		return
+	}
+	if pp := u.bestPath(now, true); pp != nil {
+		n.sendHello(now, p, pp.path.ep)
+	}
+}
+
+// contact is Peer::attemptToContactAt: ECHO when the peer is known to
+// speak protocol 5 or later, HELLO otherwise.
+func (n *Node) contact(now int64, p *Peer, ep transport.Endpoint, fullHello bool) {
+	if !fullHello && p.proto >= 5 && !(p.version.Major == 1 && p.version.Minor == 1 && p.version.Revision == 0) {
+		pa := n.pathFor(ep)
+		pkt := n.build(p, wire.VerbECHO, nil, false)
+		n.transmit(now, p, pkt, suiteFor(p), ep, pa, true)
+		return
+	}
+	n.sendHello(now, p, ep)
+}
+
+type queuedTx struct {
+	dst      identity.Address
+	verb     wire.Verb
+	payload  []byte
+	compress bool
+	at       int64
+}
+
+func (n *Node) queueTx(now int64, dst identity.Address, verb wire.Verb, payload []byte, compress bool) {
+	if len(n.txq) >= queueSize {
+		n.txq = n.txq[1:]
+		n.stats.TxQueueDropped++
+	}
+	n.txq = append(n.txq, queuedTx{dst, verb, append([]byte(nil), payload...), compress, now})
+}
+
+// flushTx retries queued packets; expired ones are dropped.
+func (n *Node) flushTx(now int64) {
+	keep := n.txq[:0]
+	for _, q := range n.txq {
+		if now-q.at >= queueTimeout {
+			n.stats.TxQueueDropped++
+			continue
+		}
+		if p := n.peers[q.dst]; p != nil {
+			if _, ok := n.sendTo(now, p, q.verb, q.payload, q.compress, nil); ok {
+				continue
+			}
+		} else {
+			n.requestWhois(now, q.dst)
+		}
+		keep = append(keep, q)
+	}
+	clear(n.txq[len(keep):])
+	n.txq = keep
+}

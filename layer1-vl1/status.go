@@ -1,0 +1,189 @@
+package vl1
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	"github.com/ztgo/ztgo/layer1-vl1/world"
+)
+
+// Stats count what the engine did; a dropped packet is always counted
+// under the reason it was dropped.
+type Stats struct {
+	DatagramsReceived, PacketsReceived, PacketsSent uint64
+	HellosSent, HellosReceived                      uint64
+	Junk, Malformed, BadMAC, BadIdentity            uint64
+	Collisions, RateGated, UnexpectedOK, Refused    uint64
+	RelayRefused, HopLimit, Relayed                 uint64
+	Rendezvous, Punches, PushesSent                 uint64
+	WhoisSent, WhoisAnswered, EchoReplies           uint64
+	ErrorsReceived, SendErrors                      uint64
+	TxQueueDropped, RxQueueDropped                  uint64
+	PathsLearned, PeersEvicted                      uint64
+}
+
+// Stats returns a copy of the counters.
+func (n *Node) Stats() Stats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stats
+}
+
+// Role is a peer's role as zerotier-cli prints it.
+type Role string
+
+// Roles.
+const (
+	RoleLeaf   Role = "LEAF"
+	RolePlanet Role = "PLANET"
+	RoleMoon   Role = "MOON"
+)
+
+// PathInfo describes one of a peer's paths.
+type PathInfo struct {
+	Endpoint     transport.Endpoint
+	LastSend     time.Time
+	LastReceive  time.Time
+	Latency      int // ms, -1 unknown
+	Expired      bool
+	Preferred    bool
+	TrustedRecvd bool
+}
+
+// PeerInfo describes a peer.
+type PeerInfo struct {
+	Address     identity.Address
+	Identity    *identity.Identity
+	Role        Role
+	Version     Version
+	Proto       int // -1 unknown
+	Latency     int // ms, -1 unknown
+	LastReceive time.Time
+	Paths       []PathInfo
+	IsBonded    bool
+}
+
+// Status is a snapshot of the node.
+type Status struct {
+	Address    identity.Address
+	Online     bool
+	Root       bool
+	Planet     *world.World
+	PeerCount  int
+	LocalAddrs []netip.AddrPort // what others report seeing us as
+}
+
+// Status returns a snapshot of the node.
+func (n *Node) Status() Status {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return Status{Address: n.addr, Online: n.online(now), Root: n.amRoot, Planet: n.planet, PeerCount: len(n.peers), LocalAddrs: n.whoami(now)}
+}
+
+// Peers returns every known peer, sorted by address.
+func (n *Node) Peers() []PeerInfo {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]PeerInfo, 0, len(n.peers))
+	for a, p := range n.peers {
+		out = append(out, n.peerInfo(now, a, p))
+	}
+	slices.SortFunc(out, func(a, b PeerInfo) int { return int(int64(a.Address) - int64(b.Address)) })
+	return out
+}
+
+// Peer returns one peer.
+func (n *Node) Peer(a identity.Address) (PeerInfo, bool) {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[a]
+	if p == nil {
+		return PeerInfo{}, false
+	}
+	return n.peerInfo(now, a, p), true
+}
+
+func (n *Node) peerInfo(now int64, a identity.Address, p *Peer) PeerInfo {
+	pi := PeerInfo{Address: a, Identity: p.id, Role: RoleLeaf, Version: p.version, Proto: int(p.proto), Latency: -1}
+	if p.proto == 0 {
+		pi.Proto = -1
+	}
+	switch {
+	case n.moonRoots[a]:
+		pi.Role = RoleMoon
+	case n.isUpstream(a):
+		pi.Role = RolePlanet
+	}
+	if l := p.latency(now); l != latencyUnknown {
+		pi.Latency = l
+	}
+	if p.lastReceive > 0 {
+		pi.LastReceive = time.UnixMilli(p.lastReceive)
+	}
+	best := p.bestPath(now, false)
+	for i := range p.paths {
+		pp := &p.paths[i]
+		info := PathInfo{
+			Endpoint:    pp.path.ep,
+			LastSend:    time.UnixMilli(pp.path.lastSend),
+			LastReceive: time.UnixMilli(pp.lr),
+			Latency:     -1,
+			Expired:     pp.expired(now),
+			Preferred:   pp == best,
+		}
+		if pp.path.latency != latencyUnknown {
+			info.Latency = pp.path.latency
+		}
+		pi.Paths = append(pi.Paths, info)
+	}
+	return pi
+}
+
+// DirectPath reports whether a has a live direct path.
+func (n *Node) DirectPath(a identity.Address) bool {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[a]
+	return p != nil && p.bestPath(now, false) != nil
+}
+
+// AddPeer adds a peer whose identity is already known (peers.d cache) and
+// says HELLO to its last addresses, as 1.14.1 does on load.
+func (n *Node) AddPeer(id *identity.Identity, addrs []netip.AddrPort) error {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	a := id.Address()
+	if a == n.addr {
+		return ErrReserved
+	}
+	p := n.peers[a]
+	if p == nil {
+		np, err := n.newPeer(id)
+		if err != nil {
+			return err
+		}
+		p = np
+		n.peers[a] = p
+	}
+	for _, ap := range addrs {
+		if n.usable(a, ap) {
+			n.sendHello(now, p, transport.Endpoint{Addr: ap})
+		}
+	}
+	return nil
+}
+
+// Ping sends an ECHO to a and reports the packet's wire ID, or queues it
+// behind a WHOIS (ID 0). Replies are counted in Stats.EchoReplies.
+func (n *Node) Ping(a identity.Address) (uint64, error) {
+	return n.Send(a, wire.VerbECHO, nil, false)
+}

@@ -1,0 +1,121 @@
+package vl1
+
+import (
+	"sync"
+
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// requestWhois asks the best upstream for a's identity, at most every
+// ZT_WHOIS_RETRY_DELAY (Switch::requestWhois).
+func (n *Node) requestWhois(now int64, a identity.Address) {
+	if last, ok := n.whois[a]; ok && now-last < whoisRetryDelay {
+		return
+	}
+	n.whois[a] = now
+	u := n.bestUpstream(now)
+	if u == nil || u.id.Address() == a {
+		return
+	}
+	w := wire.Whois{Addresses: []identity.Address{a}}
+	if _, ok := n.sendTo(now, u, wire.VerbWHOIS, w.AppendPayload(n.scratch[:0]), false, nil); ok {
+		n.stats.WhoisSent++
+	}
+}
+
+// handleWhois answers with the identities we know (_doWHOIS). Roots answer
+// everyone; others at most once per 100 ms per asker.
+func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload []byte) {
+	w, err := wire.ParseWhois(payload)
+	if err != nil {
+		n.stats.Malformed++
+		return
+	}
+	if !n.amRoot {
+		if now-p.lastWhoisAnswer < peerWhoisRateLimit {
+			n.stats.RateGated++
+			return
+		}
+		p.lastWhoisAnswer = now
+	}
+	var found wire.OKWhois
+	for _, a := range w.Addresses {
+		switch {
+		case a == n.addr:
+			found.Identities = append(found.Identities, n.self.Public())
+		case n.peers[a] != nil:
+			found.Identities = append(found.Identities, n.peers[a].id)
+		default:
+			n.requestWhois(now, a)
+		}
+	}
+	if len(found.Identities) == 0 {
+		return
+	}
+	ok := wire.OK{InReVerb: wire.VerbWHOIS, InReID: wireID, Reply: &found}
+	out := n.build(p, wire.VerbOK, ok.AppendPayload(n.scratch[:0]), false)
+	n.transmit(now, p, out, suiteFor(p), pa.ep, pa, false)
+	n.stats.WhoisAnswered++
+}
+
+// handleWhoisReply takes the first identity of an OK(WHOIS) from an
+// upstream. 1.14.1 trusts it blindly; ztgo also requires that we asked for
+// that address and that the identity passes validation, which a root's
+// answer always does.
+func (n *Node) handleWhoisReply(now int64, from *Peer, ok *wire.OK) {
+	r, isWhois := ok.Reply.(*wire.OKWhois)
+	if !isWhois || len(r.Identities) == 0 || !n.isUpstream(from.id.Address()) {
+		n.stats.Malformed++
+		return
+	}
+	id := r.Identities[0]
+	a := id.Address()
+	if _, asked := n.whois[a]; !asked || n.peers[a] != nil || a == n.addr {
+		return
+	}
+	if err := validateIdentity(id); err != nil {
+		n.stats.BadIdentity++
+		return
+	}
+	p, err := n.newPeer(id)
+	if err != nil {
+		n.stats.BadIdentity++
+		return
+	}
+	n.peers[a] = p
+	n.peerKnown(now, a)
+}
+
+// validated remembers identities that passed the memory-hard proof of work
+// check, so a process holding many nodes (or hearing one peer through many
+// paths) pays for it once. It is bounded; a validated identity stays valid.
+var validated = struct {
+	sync.Mutex
+	m map[[identity.PublicKeyLength + 5]byte]struct{}
+}{m: map[[identity.PublicKeyLength + 5]byte]struct{}{}}
+
+const validatedCacheSize = 1 << 16
+
+func validateIdentity(id *identity.Identity) error {
+	var k [identity.PublicKeyLength + 5]byte
+	pk := id.PublicKey()
+	copy(k[:], pk[:])
+	id.Address().Put(k[identity.PublicKeyLength:])
+	validated.Lock()
+	_, ok := validated.m[k]
+	validated.Unlock()
+	if ok {
+		return nil
+	}
+	if err := id.Validate(); err != nil {
+		return err
+	}
+	validated.Lock()
+	if len(validated.m) >= validatedCacheSize {
+		clear(validated.m)
+	}
+	validated.m[k] = struct{}{}
+	validated.Unlock()
+	return nil
+}
