@@ -29,14 +29,19 @@ func rateGateBucket(ip netip.Addr) int {
 
 // gateIdentity allows one expensive identity check per source bucket per
 // identityRateLimit (Node::rateGateIdentityVerification).
-func (n *Node) gateIdentity(now int64, ip netip.Addr) bool {
+// Unlike 1.14.1, address collisions have a gate of their own, so an
+// impostor repeating its HELLO cannot starve genuine new nodes that share
+// its /24.
+func (n *Node) gateIdentity(now int64, ip netip.Addr, gate []int64) bool {
 	b := rateGateBucket(ip)
-	if n.gate[b] != 0 && now-n.gate[b] < identityRateLimit {
+	if gate[b] != 0 && now-gate[b] < identityRateLimit {
 		return false
 	}
-	n.gate[b] = now
+	gate[b] = now
 	return true
 }
+
+const maxImpostors = 1024
 
 // handleHello is _doHELLO (vl1.md §7.2).
 func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
@@ -64,7 +69,11 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 		// IDENTITY_COLLISION if the HELLO is genuine, and keep the peer we
 		// had. Rate-gated: checking costs a key agreement.
 		n.stats.Collisions++
-		if !n.gateIdentity(now, ep.Addr.Addr()) {
+		key := h.Identity.PublicKey()
+		if t, seen := n.impostors[key]; seen && now-t < trustExpiration {
+			return // already answered: stay silent, spend nothing
+		}
+		if !n.gateIdentity(now, ep.Addr.Addr(), n.collisionGate) {
 			n.stats.RateGated++
 			return
 		}
@@ -76,6 +85,10 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 			n.stats.BadMAC++
 			return
 		}
+		if len(n.impostors) >= maxImpostors {
+			clear(n.impostors)
+		}
+		n.impostors[key] = now
 		n.log.Warn("HELLO claims a known address with another key; refused", "address", src, "from", transport.FormatAddrPort(ep.Addr))
 		e := wire.Error{InReVerb: wire.VerbHELLO, InReID: wireID, Code: wire.ErrorIdentityCollision}
 		out := wire.NewPacket(n.pktBuf[:0], n.packetID(), src, n.addr, wire.VerbERROR)
@@ -83,7 +96,7 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 		n.transmit(now, &Peer{id: h.Identity, keys: k}, out, wire.SuitePoly1305Salsa20, ep, nil, false)
 		return
 	default:
-		if !n.gateIdentity(now, ep.Addr.Addr()) {
+		if !n.gateIdentity(now, ep.Addr.Addr(), n.gate) {
 			n.stats.RateGated++
 			return
 		}

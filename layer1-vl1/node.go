@@ -106,6 +106,8 @@ type Node struct {
 	rxq               []parkedRx
 	reasm             *wire.Reassembler
 	gate              []int64 // new-identity rate gate per source bucket
+	collisionGate     []int64
+	impostors         map[[identity.PublicKeyLength]byte]int64
 	united            map[[2]identity.Address]int64
 	pendingRendezvous map[identity.Address]pendingRendezvous
 	aware             map[awareKey]awareEntry
@@ -155,6 +157,8 @@ func New(cfg Config) (*Node, error) {
 		whois:             map[identity.Address]int64{},
 		reasm:             wire.NewReassembler(0),
 		gate:              make([]int64, 1<<14),
+		collisionGate:     make([]int64, 1<<14),
+		impostors:         map[[identity.PublicKeyLength]byte]int64{},
 		united:            map[[2]identity.Address]int64{},
 		pendingRendezvous: map[identity.Address]pendingRendezvous{},
 		aware:             map[awareKey]awareEntry{},

@@ -80,10 +80,12 @@ type Harness struct {
 }
 
 // Public underlay addresses come from 198.18.0.0/15, the range DEVELOPERS.md
-// reserves for tests.
+// reserves for tests, one /24 per machine: roots rate-limit new identities
+// per /24 (vl1-peers.md §3), and real machines rarely share one.
 func (h *Harness) publicIP() netip.Addr {
+	n := h.nextIP
 	h.nextIP++
-	return netip.AddrFrom4([4]byte{198, 18, byte(h.nextIP >> 8), byte(h.nextIP)})
+	return netip.AddrFrom4([4]byte{198, byte(18 + n>>8), byte(n), 1})
 }
 
 // New builds the internet, the planet and its roots.

@@ -1,0 +1,95 @@
+package vl1_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ztgo/ztgo/layer0-transport/memnet"
+	"github.com/ztgo/ztgo/layer1-vl1/vl1test"
+)
+
+// kinds is the NAT matrix: 0 is a host with a public address.
+var kinds = append([]memnet.NATType{0}, memnet.NATTypes...)
+
+func kindName(k memnet.NATType) string {
+	if k == 0 {
+		return "public"
+	}
+	return k.String()
+}
+
+// directExpected is where 1.14.1's algorithm (RENDEZVOUS to both sides,
+// each probing the address the root saw) can open a path: a symmetric NAT
+// shows each destination a new port, so the other side must accept
+// packets from a port it never sent to — a public host or an
+// endpoint-independent or address-restricted filter. spec/nat-matrix.md
+// has the table.
+func directExpected(a, b memnet.NATType) bool {
+	sym := func(x, y memnet.NATType) bool {
+		return x == memnet.Symmetric && (y == memnet.PortRestricted || y == memnet.Symmetric)
+	}
+	return !sym(a, b) && !sym(b, a)
+}
+
+func TestNATMatrix(t *testing.T) {
+	var table strings.Builder
+	for _, ka := range kinds {
+		for _, kb := range kinds {
+			name := kindName(ka) + "/" + kindName(kb)
+			t.Run(name, func(t *testing.T) {
+				h := vl1test.New(t, vl1test.Options{})
+				a := h.Add("a", ka)
+				b := h.Add("b", kb)
+				if !h.RunUntil(func() bool { return a.Status().Online && b.Status().Online }, 15*time.Second) {
+					t.Fatalf("not online:\n%s", h.Describe())
+				}
+				direct := func() bool { return a.DirectPath(b.Address()) && b.DirectPath(a.Address()) }
+				got := pingUntil(h, a, b, direct, 40*time.Second)
+				want := directExpected(ka, kb)
+				fmt.Fprintf(&table, "%s %v\n", name, got)
+				if got != want {
+					t.Fatalf("direct path %v, want %v:\n%s", got, want, h.Describe())
+				}
+				// Either way the two can talk: relayed or direct.
+				before := a.Stats().EchoReplies
+				for range 5 {
+					a.Ping(b.Address())
+					h.RunFor(time.Second)
+				}
+				if a.Stats().EchoReplies < before+4 {
+					t.Fatalf("echo replies %d -> %d:\n%s", before, a.Stats().EchoReplies, h.Describe())
+				}
+				if !want && h.Roots[0].Stats().Relayed == 0 {
+					t.Fatal("no direct path and nothing relayed")
+				}
+			})
+		}
+	}
+	t.Logf("direct paths:\n%s", table.String())
+}
+
+// TestRootLossKeepsDirectPath: once two nodes talk directly, losing every
+// root changes nothing for them.
+func TestRootLossKeepsDirectPath(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{})
+	a := h.Add("a", memnet.PortRestricted)
+	b := h.Add("b", memnet.FullCone)
+	h.RunUntil(func() bool { return a.Status().Online && b.Status().Online }, 15*time.Second)
+	if !pingUntil(h, a, b, func() bool { return a.DirectPath(b.Address()) && b.DirectPath(a.Address()) }, 40*time.Second) {
+		t.Fatalf("no direct path:\n%s", h.Describe())
+	}
+	h.Stop(h.Roots[0])
+	before := a.Stats().EchoReplies
+	for range 600 { // ten minutes, past every path and peer timeout
+		a.Ping(b.Address())
+		h.RunFor(time.Second)
+	}
+	if got := a.Stats().EchoReplies - before; got < 590 {
+		t.Fatalf("%d of 600 pings answered without a root:\n%s", got, h.Describe())
+	}
+	if !a.DirectPath(b.Address()) || a.Status().Online {
+		t.Fatalf("direct %v online %v", a.DirectPath(b.Address()), a.Status().Online)
+	}
+}
