@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ type Node struct {
 	*vl1.Node
 	Name string
 	Host *memnet.Host
+	Bind *Bind       // what the engine sends through
 	NAT  *memnet.NAT // nil for a host on the public side
 	Port uint16
 	next time.Duration
@@ -163,7 +166,8 @@ func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, n
 	var seed [32]byte
 	copy(seed[:], name)
 	seed[31] = byte(h.opts.Seed)
-	cfg := vl1.Config{Identity: id, Bind: host, Planet: h.Planet, Now: h.Net.Now, Seed: &seed}
+	bind := &Bind{Host: host}
+	cfg := vl1.Config{Identity: id, Bind: bind, Planet: h.Planet, Now: h.Net.Now, Seed: &seed}
 	if h.opts.Upper != nil {
 		cfg.Upper = h.opts.Upper(name)
 	}
@@ -171,7 +175,7 @@ func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, n
 	if err != nil {
 		h.TB.Fatal(err)
 	}
-	n := &Node{Node: v, Name: name, Host: host, NAT: nat, Port: port, h: h, next: h.Net.Elapsed()}
+	n := &Node{Node: v, Name: name, Host: host, Bind: bind, NAT: nat, Port: port, h: h, next: h.Net.Elapsed()}
 	host.SetHandler(func(ep transport.Endpoint, data []byte) { v.Receive(ep, data) })
 	h.Nodes = append(h.Nodes, n)
 	return n
@@ -240,4 +244,45 @@ func (h *Harness) Describe() string {
 		fmt.Fprintf(&b, "  stats %+v\n", n.Stats())
 	}
 	return b.String()
+}
+
+// Bind is a node's transport: its memnet host, with a switch that makes
+// sends vanish (benchmarks measure the engine alone) and a tap that sees
+// every datagram the node sends.
+type Bind struct {
+	*memnet.Host
+	Mute atomic.Bool
+	mu   sync.Mutex
+	tap  func(ep transport.Endpoint, data []byte)
+}
+
+// Tap calls fn with every datagram the node sends (nil stops).
+func (b *Bind) Tap(fn func(ep transport.Endpoint, data []byte)) {
+	b.mu.Lock()
+	b.tap = fn
+	b.mu.Unlock()
+}
+
+// Send implements transport.Bind.
+func (b *Bind) Send(bufs [][]byte, ep transport.Endpoint) error {
+	b.mu.Lock()
+	tap := b.tap
+	b.mu.Unlock()
+	if tap != nil {
+		for _, d := range bufs {
+			tap(ep, d)
+		}
+	}
+	if b.Mute.Load() {
+		return nil
+	}
+	return b.Host.Send(bufs, ep)
+}
+
+// SendTTL implements transport.TTLSender.
+func (b *Bind) SendTTL(buf []byte, ep transport.Endpoint, ttl int) error {
+	if b.Mute.Load() {
+		return nil
+	}
+	return b.Host.SendTTL(buf, ep, ttl)
 }
