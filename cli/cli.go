@@ -33,6 +33,12 @@ const (
 // commands lists the top-level commands; add yours here.
 func commands() []*cli.Command {
 	return []*cli.Command{
+		runCommand(),
+		infoCommand(),
+		peersCommand(),
+		listpeersCommand(),
+		pingCommand(),
+		worldCommand(),
 		identityCommand(),
 		dumpCommand(),
 	}
@@ -78,7 +84,7 @@ func New() *cli.Command {
 func Main(args []string, stdout, stderr io.Writer) int {
 	root := New()
 	root.Writer, root.ErrWriter = stdout, stderr
-	err := root.Run(context.Background(), args)
+	err := root.Run(context.Background(), splitGluedPort(args))
 	if err == nil {
 		return 0
 	}

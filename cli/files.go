@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/ztgo/ztgo/internal/atomicfile"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 )
 
@@ -67,39 +67,9 @@ func withoutPath(err error) error {
 	return err
 }
 
-// writeFileAtomic replaces name with data so that readers see the old file
-// or the new one, never a torn one, and a crash leaves no half-written
-// secret. The temporary file is created 0600, so a secret is never readable
-// by others even for a moment.
-func writeFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
-	f, err := createTempFor(name)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-			err = fmt.Errorf("cannot write %s: %w", name, withoutPath(err))
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(name))
-	return nil
+// writeFileAtomic: see package atomicfile.
+func writeFileAtomic(name string, data []byte, perm fs.FileMode) error {
+	return atomicfile.WriteFile(name, data, perm)
 }
 
 // checkWritable fails early when name's directory cannot take a new file,
@@ -113,23 +83,4 @@ func checkWritable(name string) error {
 	return os.Remove(f.Name())
 }
 
-// createTempFor creates a hidden temporary file next to name, mode 0600;
-// beside it, so that the rename stays within one file system.
-func createTempFor(name string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("cannot write %s: %w", name, withoutPath(err))
-	}
-	return f, nil
-}
-
-// syncDir makes a rename durable. Some systems cannot sync a directory; the
-// data itself is already on disk then, so failure is ignored.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
-}
+func createTempFor(name string) (*os.File, error) { return atomicfile.CreateTempFor(name) }

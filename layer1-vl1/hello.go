@@ -218,6 +218,7 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		n.handleWhoisReply(now, p, ok)
 	case wire.VerbECHO:
 		n.stats.EchoReplies++
+		n.echoAnswered(now, ok.InReID, hops)
 	default:
 		if inRe.IsVL2() {
 			handed = n.handToUpper(p, pa, wire.VerbOK, pkt.ID(), hops, payload, buf)

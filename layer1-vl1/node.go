@@ -112,6 +112,7 @@ type Node struct {
 	pendingRendezvous map[identity.Address]pendingRendezvous
 	aware             map[awareKey]awareEntry
 	timers            struct{ whois, ping, housekeep int64 }
+	pings             map[uint64]pingWaiter
 	deliver           []delivery
 	deliverSpare      []delivery
 	stats             Stats
@@ -155,6 +156,7 @@ func New(cfg Config) (*Node, error) {
 		peers:             map[identity.Address]*Peer{},
 		paths:             map[transport.Endpoint]*Path{},
 		whois:             map[identity.Address]int64{},
+		pings:             map[uint64]pingWaiter{},
 		reasm:             wire.NewReassembler(0),
 		gate:              make([]int64, 1<<14),
 		collisionGate:     make([]int64, 1<<14),

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/ztgo/ztgo/node"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a node (zerotier-one's arguments: [-p PORT] [HOMEDIR])",
+		ArgsUsage: "[HOMEDIR]",
+		Description: "Runs a node until SIGINT or SIGTERM. HOMEDIR (default $ZTGO_HOME or " + node.DefaultHome + ")\n" +
+			"holds identity.secret, authtoken.secret, planet, moons.d, peers.d and local.conf, laid out\n" +
+			"as zerotier-one's, so an existing zerotier-one home directory can be used as it is.\n" +
+			"A 'planet' file there replaces ZeroTier's public planet (private roots).",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random)", Value: -1},
+			&cli.BoolFlag{Name: "U", Usage: "accepted for zerotier-one compatibility (ztgo needs no root for VL1)"},
+			&cli.BoolFlag{Name: "allow-loopback", Usage: "let 127.0.0.1 paths carry traffic (single-machine tests)"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() > 1 {
+				return fail(exitUsage, "too many arguments: want at most a home directory")
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(cmd.String("log-level"))); err != nil {
+				return fail(exitUsage, "--log-level %q: want debug, info, warn or error", cmd.String("log-level"))
+			}
+			port := cmd.Int("p")
+			if port < -1 || port > 65535 {
+				return fail(exitUsage, "-p %d: want a port in 0..65535", port)
+			}
+			home := cmd.Args().First()
+			if home == "" {
+				home = node.HomeFromEnv()
+			}
+			log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
+			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback")})
+			if err != nil {
+				return fail(exitFailure, "%v", err)
+			}
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := n.Run(ctx); err != nil {
+				return fail(exitFailure, "%v", err)
+			}
+			return nil
+		},
+	}
+}
+
+// zerotier-one writes its port glued to the switch: -p9993.
+var gluedPort = regexp.MustCompile(`^-p([0-9]+)$`)
+
+// splitGluedPort turns "run -p9993" into "run -p 9993".
+func splitGluedPort(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	for _, a := range args[1:] {
+		if m := gluedPort.FindStringSubmatch(a); m != nil {
+			out = append(out, "-p", m[1])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+)
+
+// Settings are the local.conf settings ztgo honours (service-api.md §11.3).
+type Settings struct {
+	PrimaryPort           *int    `json:"primaryPort"`
+	SecondaryPort         *int    `json:"secondaryPort"`
+	TertiaryPort          *int    `json:"tertiaryPort"`
+	AllowSecondaryPort    *bool   `json:"allowSecondaryPort"`
+	PortMappingEnabled    *bool   `json:"portMappingEnabled"`
+	AllowTcpFallbackRelay *bool   `json:"allowTcpFallbackRelay"`
+	ForceTcpRelay         *bool   `json:"forceTcpRelay"`
+	TcpFallbackRelay      *string `json:"tcpFallbackRelay"`
+}
+
+// honoured lists the settings keys read; the rest are logged and ignored.
+var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
+	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay"}
+
+// LocalConf is local.conf. Raw keeps the whole document for /status.
+type LocalConf struct {
+	Settings Settings
+	Raw      map[string]any
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// LoadLocalConf reads local.conf; a missing file is an empty one, a broken
+// one an error (1.14.1 refuses to start too).
+func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
+	p := h.path("local.conf")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &LocalConf{Raw: map[string]any{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON object: %v (fix or remove it)", p, err)
+	}
+	lc := &LocalConf{Raw: raw}
+	s, _ := raw["settings"].(map[string]any)
+	if s == nil {
+		return lc, nil
+	}
+	sb, _ := json.Marshal(s)
+	if err := json.Unmarshal(sb, &lc.Settings); err != nil {
+		return nil, fmt.Errorf("%s: settings: %v", p, err)
+	}
+	for k := range s {
+		if !slices.Contains(honoured, k) {
+			log.Info("local.conf setting not supported; ignored", "setting", k)
+		}
+	}
+	for _, port := range []*int{lc.Settings.PrimaryPort, lc.Settings.SecondaryPort, lc.Settings.TertiaryPort} {
+		if port != nil && (*port < 0 || *port > 65535) {
+			return nil, fmt.Errorf("%s: port %d out of range 0..65535", p, *port)
+		}
+	}
+	return lc, nil
+}

@@ -1,0 +1,189 @@
+// Package node composes the layers into a running ZeroTier node: home
+// directory state, the UDP transport, the VL1 engine and the local JSON
+// API. It holds no protocol logic of its own.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/world"
+)
+
+// Options configure a node.
+type Options struct {
+	Home   string
+	Port   int // primary port; -1 means "not given" (local.conf or 9993)
+	Logger *slog.Logger
+	// AllowLoopback lets paths over 127.0.0.1 carry traffic (demos on one
+	// machine); 1.14.1 never allows it.
+	AllowLoopback bool
+}
+
+// Node is a running ztgo node.
+type Node struct {
+	Home  Home
+	VL1   *vl1.Node
+	Conf  *LocalConf
+	Token string
+
+	log      *slog.Logger
+	udp      *transport.UDP
+	fns      []transport.ReceiveFunc
+	port     uint16
+	api      *http.Server
+	apiLn    net.Listener
+	started  time.Time
+	stopOnce sync.Once
+}
+
+// Open prepares a node: state files, sockets and the API listener. Run
+// starts it.
+func Open(opts Options) (*Node, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	home := Home(opts.Home)
+	if err := os.MkdirAll(opts.Home, 0o755); err != nil {
+		return nil, fmt.Errorf("home directory: %w", err)
+	}
+	conf, err := home.LoadLocalConf(log)
+	if err != nil {
+		return nil, err
+	}
+	id, created, err := home.Identity()
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated a new identity", "address", id.Address())
+	}
+	token, err := home.Token("authtoken.secret")
+	if err != nil {
+		return nil, fmt.Errorf("auth token: %w", err)
+	}
+	planet, err := home.Planet()
+	if err != nil {
+		return nil, err
+	}
+	if planet == nil {
+		planet = world.Default()
+	}
+	moons, err := home.Moons()
+	if err != nil {
+		return nil, err
+	}
+	s := conf.Settings
+	port := 9993
+	if opts.Port >= 0 {
+		port = opts.Port
+	}
+	if s.PrimaryPort != nil {
+		port = *s.PrimaryPort
+	}
+	uopts := transport.UDPOptions{
+		SecondaryPort: boolOr(s.AllowSecondaryPort, true),
+		TertiaryPort:  boolOr(s.PortMappingEnabled, true),
+	}
+	if s.SecondaryPort != nil {
+		uopts.SecondaryPortNumber = uint16(*s.SecondaryPort)
+	}
+	if s.TertiaryPort != nil {
+		uopts.TertiaryPortNumber = uint16(*s.TertiaryPort)
+	}
+	udp := transport.NewUDP(uopts)
+	fns, bound, err := udp.Open(uint16(port))
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another node using port %d? set another with -p)", err, port)
+	}
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bound).String())
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
+	}
+	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now()}
+	n.VL1, err = vl1.New(vl1.Config{
+		Identity:      id,
+		Bind:          udp,
+		Planet:        planet,
+		Moons:         moons,
+		Logger:        log,
+		AllowLoopback: opts.AllowLoopback,
+		OnWorld: func(w *world.World) {
+			if err := home.SaveWorld(w); err != nil {
+				log.Warn("cannot save world update", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		ln.Close()
+		udp.Close()
+		return nil, err
+	}
+	for _, p := range home.PeerCache() {
+		_ = n.VL1.AddPeer(p.Identity, p.Addrs)
+	}
+	if err := home.WriteText("zerotier-one.port", strconv.Itoa(int(bound)), 0o644); err != nil {
+		log.Warn("cannot write zerotier-one.port", "err", err)
+	}
+	n.api = &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+// Port is the primary port (UDP and the local API).
+func (n *Node) Port() uint16 { return n.port }
+
+// Ports are every bound UDP port, primary first.
+func (n *Node) Ports() []uint16 { return n.udp.Ports() }
+
+// Run serves until ctx ends, then saves the peer cache and shuts down.
+func (n *Node) Run(ctx context.Context) error {
+	n.log.Info("node running", "address", n.VL1.Address(), "ports", n.udp.Ports(), "home", string(n.Home))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := n.api.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("local API stopped", "err", err)
+		}
+	}()
+	err := n.VL1.Run(ctx, n.fns)
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = n.api.Shutdown(shutdown)
+	wg.Wait()
+	n.savePeers()
+	n.log.Info("node stopped")
+	return err
+}
+
+// savePeers writes peers.d so a restart can say HELLO to known peers.
+func (n *Node) savePeers() {
+	for _, p := range n.VL1.Peers() {
+		if p.Role != vl1.RoleLeaf || len(p.Paths) == 0 {
+			continue
+		}
+		cp := CachedPeer{Identity: p.Identity, Version: [3]uint16{uint16(p.Version.Major), uint16(p.Version.Minor), p.Version.Revision}}
+		if p.Proto > 0 {
+			cp.Proto = uint16(p.Proto)
+		}
+		for _, pa := range p.Paths {
+			cp.Addrs = append(cp.Addrs, pa.Endpoint.Addr)
+		}
+		if err := n.Home.SavePeer(cp); err != nil {
+			n.log.Warn("cannot save peer cache", "peer", p.Address, "err", err)
+		}
+	}
+}
