@@ -1,0 +1,189 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/world"
+)
+
+// testIdentity is a fixed identity so tests skip the proof of work.
+const testIdentity = "cbf31c2eda:0:fda53a8e2afb27fe989a867a81a6973341ccda29d581d9c8c4afcf16d7aeff4c534e0ea3011e3ba8905b04fd848d7ac092b99d0df4c912976fb6a08291bb256f"
+
+// privateHome makes a home directory with its own planet (never the
+// public one) whose root is the node itself.
+func privateHome(t *testing.T, secret string) string {
+	t.Helper()
+	dir := t.TempDir()
+	id, err := identity.Parse(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "identity.secret"), []byte(secret), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sk := id.SecretKey()
+	w := world.Make(world.Planet, 77, 1, id.PublicKey(), []world.Root{{Identity: id.Public(), StableEndpoints: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}}}, &sk)
+	if err := os.WriteFile(filepath.Join(dir, "planet"), w.Append(nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func rootSecret(t *testing.T) string {
+	b, err := os.ReadFile("../testdata/captures/basic/root.identity.secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func start(t *testing.T, home string) (*Node, func()) {
+	t.Helper()
+	n, err := Open(Options{Home: home, Port: 0, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- n.Run(ctx) }()
+	return n, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
+func get(t *testing.T, n *Node, path string, hdr map[string]string) (int, map[string]any, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+itoa(n.Port())+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return resp.StatusCode, m, string(b)
+}
+
+func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+func TestHomeFilesAndAPI(t *testing.T) {
+	home := privateHome(t, rootSecret(t))
+	n, stop := start(t, home)
+	defer stop()
+	for name, mode := range map[string]os.FileMode{"identity.secret": 0o600, "authtoken.secret": 0o600, "identity.public": 0o644} {
+		st, err := os.Stat(filepath.Join(home, name))
+		if err != nil || st.Mode().Perm() != mode {
+			t.Errorf("%s: %v mode %v, want %v", name, err, st.Mode().Perm(), mode)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(home, "zerotier-one.port")); string(b) != itoa(n.Port()) {
+		t.Errorf("zerotier-one.port = %q", b)
+	}
+	for _, hdr := range []map[string]string{nil, {"X-ZT1-Auth": "wrong"}} {
+		if code, _, body := get(t, n, "/status", hdr); code != 401 || body != "{}" {
+			t.Errorf("auth %v: %d %q", hdr, code, body)
+		}
+	}
+	ok := []struct {
+		path string
+		hdr  map[string]string
+	}{
+		{"/status", map[string]string{"X-ZT1-Auth": n.Token}},
+		{"/status?auth=" + n.Token, nil},
+		{"/status", map[string]string{"Authorization": "Bearer " + n.Token}},
+	}
+	for _, c := range ok {
+		code, m, body := get(t, n, c.path, c.hdr)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", c.path, code, body)
+		}
+		if m["address"] != "cbf31c2eda" || m["online"] != true || m["version"] != "1.14.1" || m["planetWorldId"] != float64(77) {
+			t.Fatalf("status %s", body)
+		}
+		settings := m["config"].(map[string]any)["settings"].(map[string]any)
+		if settings["primaryPort"] != float64(n.Port()) || settings["allowTcpFallbackRelay"] != true {
+			t.Fatalf("settings %v", settings)
+		}
+	}
+	code, _, body := get(t, n, "/peer", map[string]string{"X-ZT1-Auth": n.Token})
+	if code != 200 || body != "[]" {
+		t.Fatalf("/peer: %d %s", code, body)
+	}
+	if code, _, body := get(t, n, "/peer/0123456789", map[string]string{"X-ZT1-Auth": n.Token}); code != 200 || body != "{}" {
+		t.Fatalf("/peer/unknown: %d %s", code, body)
+	}
+	if code, _, _ := get(t, n, "/nope", map[string]string{"X-ZT1-Auth": n.Token}); code != 404 {
+		t.Fatalf("unknown path: %d", code)
+	}
+}
+
+func TestLocalConf(t *testing.T) {
+	home := privateHome(t, rootSecret(t))
+	write := func(s string) { os.WriteFile(filepath.Join(home, "local.conf"), []byte(s), 0o644) }
+	write(`{"settings":{"primaryPort":0,"allowSecondaryPort":false,"portMappingEnabled":false,"somethingElse":1}}`)
+	n, stop := start(t, home)
+	if len(n.Ports()) != 1 || n.Port() == 9993 {
+		t.Fatalf("ports %v", n.Ports())
+	}
+	stop()
+	for _, bad := range []string{`{`, `[1]`, `{"settings":{"primaryPort":70000}}`, `{"settings":{"primaryPort":"x"}}`} {
+		write(bad)
+		if _, err := Open(Options{Home: home, Port: 0, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "local.conf") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+func TestPeerCacheRoundTrip(t *testing.T) {
+	id, _ := identity.Parse(testIdentity)
+	p := CachedPeer{Identity: id, Proto: 12, Version: [3]uint16{1, 14, 1}, Addrs: []netip.AddrPort{
+		netip.MustParseAddrPort("198.18.0.1:9993"), netip.MustParseAddrPort("[2001:db8::1]:443")}}
+	b := AppendPeerCache(nil, p)
+	got, err := ParsePeerCache(b)
+	if err != nil || !got.Identity.Equal(id) || got.Proto != 12 || got.Version != p.Version || len(got.Addrs) != 2 || got.Addrs[1] != p.Addrs[1] {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for i := range b {
+		if _, err := ParsePeerCache(b[:i]); err == nil {
+			t.Fatalf("truncated at %d parsed", i)
+		}
+	}
+}
+
+func TestIdentityMadeOnFirstStartAndKept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates an identity")
+	}
+	dir := t.TempDir()
+	h := Home(dir)
+	a, created, err := h.Identity()
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	b, created, err := h.Identity()
+	if err != nil || created || !a.Equal(b) {
+		t.Fatal("identity not kept")
+	}
+	os.WriteFile(filepath.Join(dir, "identity.secret"), []byte("garbage"), 0o600)
+	if _, _, err := h.Identity(); err == nil || !strings.Contains(err.Error(), "identity.secret") {
+		t.Fatalf("garbage identity: %v", err)
+	}
+}
