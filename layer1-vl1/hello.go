@@ -241,12 +241,6 @@ func (n *Node) isMoonSeed(a identity.Address) bool {
 // and parked packets from it are processed.
 func (n *Node) peerKnown(now int64, a identity.Address) {
 	delete(n.whois, a)
-	if r, ok := n.pendingRendezvous[a]; ok {
-		delete(n.pendingRendezvous, a)
-		if now-r.at < queueTimeout {
-			n.punch(now, n.peers[a], r.to)
-		}
-	}
 	n.flushTx(now)
 	n.unpark(now, a)
 }

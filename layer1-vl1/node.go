@@ -89,33 +89,33 @@ type Node struct {
 	local    func() []netip.AddrPort
 	version  Version
 
-	mu                sync.Mutex
-	rng               *rand.Rand
-	planet            *world.World
-	moons             map[uint64]*world.World
-	moonSeeds         map[uint64]identity.Address
-	upstreams         []identity.Address // sorted ascending
-	stable            map[identity.Address][]netip.AddrPort
-	moonRoots         map[identity.Address]bool
-	amRoot            bool
-	peers             map[identity.Address]*Peer
-	paths             map[transport.Endpoint]*Path
-	expect            replyTracker
-	whois             map[identity.Address]int64 // last WHOIS sent
-	txq               []queuedTx
-	rxq               []parkedRx
-	reasm             *wire.Reassembler
-	gate              []int64 // new-identity rate gate per source bucket
-	collisionGate     []int64
-	impostors         map[[identity.PublicKeyLength]byte]int64
-	united            map[[2]identity.Address]int64
-	pendingRendezvous map[identity.Address]pendingRendezvous
-	aware             map[awareKey]awareEntry
-	timers            struct{ whois, ping, housekeep int64 }
-	pings             map[uint64]pingWaiter
-	deliver           []delivery
-	deliverSpare      []delivery
-	stats             Stats
+	mu            sync.Mutex
+	rng           *rand.Rand
+	planet        *world.World
+	moons         map[uint64]*world.World
+	moonSeeds     map[uint64]identity.Address
+	upstreams     []identity.Address // sorted ascending
+	stable        map[identity.Address][]netip.AddrPort
+	moonRoots     map[identity.Address]bool
+	amRoot        bool
+	peers         map[identity.Address]*Peer
+	paths         map[transport.Endpoint]*Path
+	expect        replyTracker
+	whois         map[identity.Address]int64 // last WHOIS sent
+	txq           []queuedTx
+	rxq           []parkedRx
+	reasm         *wire.Reassembler
+	gate          []int64 // new-identity rate gate per source bucket
+	collisionGate []int64
+	impostors     map[[identity.PublicKeyLength]byte]int64
+	united        map[[2]identity.Address]int64
+	punches       map[identity.Address]punch
+	aware         map[awareKey]awareEntry
+	timers        struct{ whois, ping, housekeep int64 }
+	pings         map[uint64]pingWaiter
+	deliver       []delivery
+	deliverSpare  []delivery
+	stats         Stats
 
 	// Per-node scratch, used only with mu held.
 	pktBuf   []byte
@@ -139,33 +139,33 @@ func New(cfg Config) (*Node, error) {
 		return nil, errors.New("vl1: transport required")
 	}
 	n := &Node{
-		self:              cfg.Identity,
-		selfBin:           cfg.Identity.AppendBinary(nil, false),
-		addr:              cfg.Identity.Address(),
-		bind:              cfg.Bind,
-		upper:             cfg.Upper,
-		log:               cfg.Logger,
-		clock:             cfg.Now,
-		mtu:               cfg.MTU,
-		loopback:          cfg.AllowLoopback,
-		onWorld:           cfg.OnWorld,
-		local:             cfg.LocalAddrs,
-		version:           cfg.Version,
-		moons:             map[uint64]*world.World{},
-		moonSeeds:         map[uint64]identity.Address{},
-		peers:             map[identity.Address]*Peer{},
-		paths:             map[transport.Endpoint]*Path{},
-		whois:             map[identity.Address]int64{},
-		pings:             map[uint64]pingWaiter{},
-		reasm:             wire.NewReassembler(0),
-		gate:              make([]int64, 1<<14),
-		collisionGate:     make([]int64, 1<<14),
-		impostors:         map[[identity.PublicKeyLength]byte]int64{},
-		united:            map[[2]identity.Address]int64{},
-		pendingRendezvous: map[identity.Address]pendingRendezvous{},
-		aware:             map[awareKey]awareEntry{},
-		pktBuf:            make([]byte, wire.MaxPacketLength+64),
-		scratch:           make([]byte, 2*wire.MaxPacketLength),
+		self:          cfg.Identity,
+		selfBin:       cfg.Identity.AppendBinary(nil, false),
+		addr:          cfg.Identity.Address(),
+		bind:          cfg.Bind,
+		upper:         cfg.Upper,
+		log:           cfg.Logger,
+		clock:         cfg.Now,
+		mtu:           cfg.MTU,
+		loopback:      cfg.AllowLoopback,
+		onWorld:       cfg.OnWorld,
+		local:         cfg.LocalAddrs,
+		version:       cfg.Version,
+		moons:         map[uint64]*world.World{},
+		moonSeeds:     map[uint64]identity.Address{},
+		peers:         map[identity.Address]*Peer{},
+		paths:         map[transport.Endpoint]*Path{},
+		whois:         map[identity.Address]int64{},
+		pings:         map[uint64]pingWaiter{},
+		reasm:         wire.NewReassembler(0),
+		gate:          make([]int64, 1<<14),
+		collisionGate: make([]int64, 1<<14),
+		impostors:     map[[identity.PublicKeyLength]byte]int64{},
+		united:        map[[2]identity.Address]int64{},
+		punches:       map[identity.Address]punch{},
+		aware:         map[awareKey]awareEntry{},
+		pktBuf:        make([]byte, wire.MaxPacketLength+64),
+		scratch:       make([]byte, 2*wire.MaxPacketLength),
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)

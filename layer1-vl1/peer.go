@@ -193,6 +193,7 @@ func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
 	if verb != wire.VerbOK {
 		if now-pa.lastConfirm >= pathConfirmInterval {
 			pa.lastConfirm = now
+			n.log.Debug("confirming new path", "peer", p.id.Address(), "path", pa.ep, "verb", verb)
 			n.sendHello(now, p, pa.ep)
 		}
 		return
@@ -211,6 +212,7 @@ func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
 		p.paths[victim] = entry
 	}
 	n.stats.PathsLearned++
+	n.log.Debug("path learned", "peer", p.id.Address(), "path", pa.ep, "socket", pa.ep.Socket)
 }
 
 // prunePaths drops expired paths and those below the best priority.

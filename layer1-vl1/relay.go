@@ -119,6 +119,7 @@ func (n *Node) introduce(now int64, a, b *Peer) bool {
 			if n.rng.IntN(2) == 1 {
 				first, second, fp, sp = b, a, pb, pa
 			}
+			n.log.Debug("introducing peers", "a", a.id.Address(), "a_at", pa.path.ep, "b", b.id.Address(), "b_at", pb.path.ep)
 			n.sendRendezvous(now, first, fp, second, sp.path.ep.Addr)
 			n.sendRendezvous(now, second, sp, first, fp.path.ep.Addr)
 			n.stats.Rendezvous++
@@ -136,8 +137,16 @@ func (n *Node) sendRendezvous(now int64, to *Peer, via *peerPath, other *Peer, a
 	n.transmit(now, to, pkt, suiteFor(to), via.path.ep, via.path, false)
 }
 
-// handleRendezvous punches towards the named peer (_doRENDEZVOUS): a
-// short-lived junk datagram opens our NAT, then ECHO or HELLO.
+// handleRendezvous punches towards the named peer (_doRENDEZVOUS).
+//
+// 1.14.1 sends a TTL-2 junk datagram from one socket and its probe (ECHO or
+// HELLO) at once, and drops the introduction if the named peer is still
+// unknown. ztgo opens the NAT mapping of every socket with the junk at
+// once (probes go out of every socket too), and waits punchDelay before
+// probing, and for WHOIS if needed: the peer's own junk has then opened its
+// NAT, so our probe is not the first packet there. On Linux a probe that
+// arrives first leaves a conntrack entry that makes the far NAT pick another
+// port for the peer's answer — the hole never opens (see spec/nat-matrix.md).
 func (n *Node) handleRendezvous(now int64, ep transport.Endpoint, from *Peer, payload []byte) {
 	if !n.isUpstream(from.id.Address()) {
 		n.stats.Refused++
@@ -148,37 +157,67 @@ func (n *Node) handleRendezvous(now int64, ep transport.Endpoint, from *Peer, pa
 		n.stats.Malformed++
 		return
 	}
-	if r.Endpoint.Port() == 0 || !n.usable(r.With, r.Endpoint) {
+	n.log.Debug("RENDEZVOUS", "with", r.With, "at", r.Endpoint)
+	if r.Endpoint.Port() == 0 || !n.usable(r.With, r.Endpoint) || r.With == n.addr {
 		n.stats.Refused++
 		return
 	}
-	to := transport.Endpoint{Addr: r.Endpoint, Socket: ep.Socket}
-	p := n.peers[r.With]
-	if p == nil {
-		// 1.14.1 drops this; the introduction usually races the WHOIS for
-		// the peer it names, so ztgo keeps it until the identity arrives.
-		n.pendingRendezvous[r.With] = pendingRendezvous{to, now}
-		n.requestWhois(now, r.With)
-		return
-	}
-	n.punch(now, p, to)
-}
-
-type pendingRendezvous struct {
-	to transport.Endpoint
-	at int64
-}
-
-// punch opens our NAT towards to and probes it.
-func (n *Node) punch(now int64, p *Peer, to transport.Endpoint) {
 	if ts, ok := n.bind.(transport.TTLSender); ok {
 		var junk [4]byte
 		v := n.rng.Uint32()
 		junk[0], junk[1], junk[2], junk[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-		_ = ts.SendTTL(junk[:], to, 2)
+		_ = ts.SendTTL(junk[:], transport.Endpoint{Addr: r.Endpoint, Socket: transport.AnySocket}, 2)
 	}
-	n.contact(now, p, to, false)
+	n.punches[r.With] = punch{to: transport.Endpoint{Addr: r.Endpoint, Socket: ep.Socket}, due: now + punchDelay, since: now}
+	if n.peers[r.With] == nil {
+		n.requestWhois(now, r.With)
+	}
 	n.stats.Punches++
+}
+
+// A punch probes an introduced address: at punchDelay, and again
+// punchRetry later if no direct path formed.
+type punch struct {
+	to       transport.Endpoint
+	due      int64
+	since    int64
+	attempts int
+}
+
+const (
+	punchDelay    = 200
+	punchRetry    = 1000
+	punchAttempts = 3
+)
+
+// runPunches sends the probes that are due and returns the next due time.
+func (n *Node) runPunches(now int64) int64 {
+	next := int64(1 << 62)
+	for a, pu := range n.punches {
+		if now-pu.since >= queueTimeout {
+			delete(n.punches, a)
+			continue
+		}
+		p := n.peers[a]
+		if pu.due > now || p == nil {
+			next = min(next, max(pu.due, now+whoisRetryDelay))
+			continue
+		}
+		if pu.attempts > 0 && p.bestPath(now, false) != nil {
+			delete(n.punches, a)
+			continue
+		}
+		n.contact(now, p, pu.to, false)
+		pu.attempts++
+		if pu.attempts >= punchAttempts {
+			delete(n.punches, a)
+			continue
+		}
+		pu.due = now + punchRetry
+		n.punches[a] = pu
+		next = min(next, pu.due)
+	}
+	return next
 }
 
 // maybePushDirectPaths tells a trusted peer our candidate addresses

@@ -29,7 +29,8 @@ func (n *Node) tick(now int64) int64 {
 		n.timers.housekeep = now
 		n.housekeeping(now)
 	}
-	return min(n.timers.whois+whoisRetryDelay, n.timers.ping+pingCheckInterval, n.timers.housekeep+housekeepingPeriod)
+	punchDue := n.runPunches(now)
+	return min(n.timers.whois+whoisRetryDelay, n.timers.ping+pingCheckInterval, n.timers.housekeep+housekeepingPeriod, punchDue)
 }
 
 func (n *Node) expireRx(now int64) {
@@ -154,11 +155,6 @@ func (n *Node) housekeeping(now int64) {
 	for k, t := range n.united {
 		if now-t >= minUniteInterval {
 			delete(n.united, k)
-		}
-	}
-	for a, r := range n.pendingRendezvous {
-		if now-r.at >= queueTimeout {
-			delete(n.pendingRendezvous, a)
 		}
 	}
 	for k, e := range n.aware {
