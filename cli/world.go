@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -62,7 +63,9 @@ func worldCreate(ctx context.Context, cmd *cli.Command) error {
 		return fail(exitUsage, "%s: %v", cmd.Args().First(), err)
 	}
 	var key *world.KeyPair
-	if kf := cmd.String("key"); kf != "" {
+	newKey := false
+	kf := cmd.String("key")
+	if kf != "" {
 		kb, err := os.ReadFile(kf)
 		switch {
 		case err == nil:
@@ -73,10 +76,7 @@ func worldCreate(ctx context.Context, cmd *cli.Command) error {
 			if key, err = world.GenerateKeyPair(rand.Reader); err != nil {
 				return fail(exitFailure, "%v", err)
 			}
-			if err := writeFileAtomic(kf, append(key.Public[:], key.Secret[:]...), 0o600); err != nil {
-				return fail(exitFailure, "%v", err)
-			}
-			fmt.Fprintf(cmd.Root().ErrWriter, "new signing key written to %s (keep it secret; updates need it)\n", kf)
+			newKey = true
 		default:
 			return fail(exitUsage, "%s: %v", kf, withoutPath(err))
 		}
@@ -87,7 +87,18 @@ func worldCreate(ctx context.Context, cmd *cli.Command) error {
 	}
 	w, err := spec.Build(ts, key)
 	if err != nil {
-		return fail(exitUsage, "%s: %v (a key can also come from --key)", cmd.Args().First(), err)
+		hint := ""
+		if key == nil && strings.Contains(err.Error(), "signing key") {
+			hint = " (or name a key file with --key; it is made if missing)"
+		}
+		return fail(exitUsage, "%s: %v%s", cmd.Args().First(), err, hint)
+	}
+	if newKey {
+		// Written only now, so a bad description leaves no stray key.
+		if err := writeFileAtomic(kf, append(key.Public[:], key.Secret[:]...), 0o600); err != nil {
+			return fail(exitFailure, "%v", err)
+		}
+		fmt.Fprintf(cmd.Root().ErrWriter, "new signing key written to %s (keep it secret; updates need it)\n", kf)
 	}
 	out := cmd.String("out")
 	if out == "" {

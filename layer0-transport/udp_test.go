@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/ztgo/ztgo/internal/testutil"
 )
 
 func TestParseEndpoint(t *testing.T) {
@@ -30,6 +32,7 @@ func TestParseEndpoint(t *testing.T) {
 // back through the batched receive function, from both ports of a bind
 // with a secondary port.
 func TestUDPLoopback(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
 	lo := netip.MustParseAddr("127.0.0.1")
 	a := NewUDP(UDPOptions{IPv4Only: true, ListenAddr4: lo, SecondaryPort: true})
 	b := NewUDP(UDPOptions{IPv4Only: true, ListenAddr4: lo})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 )
@@ -85,6 +86,7 @@ func get(t *testing.T, n *Node, path string, hdr map[string]string) (int, map[st
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 
 func TestHomeFilesAndAPI(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
 	home := privateHome(t, rootSecret(t))
 	n, stop := start(t, home)
 	defer stop()

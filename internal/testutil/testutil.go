@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Root returns the repository root: the nearest directory above the working
@@ -63,4 +65,22 @@ func Hex(tb testing.TB, s string) []byte {
 		tb.Fatalf("bad hex %q: %v", s, err)
 	}
 	return b
+}
+
+// NoGoroutineLeak fails tb if, when it ends, more goroutines run than when
+// this was called (after giving them a few seconds to finish).
+func NoGoroutineLeak(tb testing.TB) {
+	tb.Helper()
+	before := runtime.NumGoroutine()
+	tb.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				tb.Errorf("goroutine leak: %d running, %d before\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
