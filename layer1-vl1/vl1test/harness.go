@@ -67,19 +67,29 @@ type Options struct {
 	Roots int
 	// Upper, if set, makes the upper layer for each node.
 	Upper func(name string) vl1.Upper
+	// NewerRootPlanet gives the roots a newer revision of the planet than
+	// the other nodes, signed with the same key, to test updates.
+	NewerRootPlanet bool
+	// RootMoon makes the first root also the root of a moon (Moon), which
+	// the roots orbit; other nodes can orbit it with the root as seed.
+	RootMoon bool
 }
 
 // Harness is a simulated internet with a private planet.
 type Harness struct {
 	TB     testing.TB
 	Net    *memnet.Internet
-	Planet *world.World
-	Roots  []*Node
-	Nodes  []*Node // every node, roots first
-	ids    []*identity.Identity
-	opts   Options
-	nextIP int
-	nextNA int
+	Planet *world.World // what non-root nodes start with
+	// RootPlanet is the roots' planet (newer than Planet with
+	// NewerRootPlanet), Moon the roots' moon with RootMoon.
+	RootPlanet *world.World
+	Moon       *world.World
+	Roots      []*Node
+	Nodes      []*Node // every node, roots first
+	ids        []*identity.Identity
+	opts       Options
+	nextIP     int
+	nextNA     int
 }
 
 // Public underlay addresses come from 198.18.0.0/15, the range DEVELOPERS.md
@@ -110,13 +120,21 @@ func New(tb testing.TB, opts Options) *Harness {
 	kp := h.ids[0]
 	pub := kp.PublicKey()
 	secret := kp.SecretKey()
-	h.Planet = world.Make(world.Planet, 0x5a7e57, uint64(h.Net.Start().UnixMilli()), pub, roots, &secret)
+	ts := uint64(h.Net.Start().UnixMilli())
+	h.Planet = world.Make(world.Planet, 0x5a7e57, ts, pub, roots, &secret)
+	h.RootPlanet = h.Planet
+	if opts.NewerRootPlanet {
+		h.RootPlanet = world.Make(world.Planet, 0x5a7e57, ts+1, pub, roots, &secret)
+	}
+	if opts.RootMoon {
+		h.Moon = world.Make(world.Moon, world.MoonIDForAddress(h.ids[0].Address()), ts, pub, roots[:1], &secret)
+	}
 	for i := range opts.Roots {
 		host, err := h.Net.AddHost(rootIPs[i], memnet.Link{Latency: 10 * time.Millisecond})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		h.Roots = append(h.Roots, h.start(fmt.Sprintf("root%d", i), h.ids[i], host, nil))
+		h.Roots = append(h.Roots, h.start(fmt.Sprintf("root%d", i), h.ids[i], host, nil, true))
 	}
 	return h
 }
@@ -144,7 +162,7 @@ func (h *Harness) Add(name string, nat memnet.NATType) *Node {
 	if err != nil {
 		h.TB.Fatal(err)
 	}
-	return h.start(name, h.ids[idx], host, n)
+	return h.start(name, h.ids[idx], host, n, false)
 }
 
 // AddWithIdentity starts a public node with a given identity (for hostile
@@ -155,10 +173,10 @@ func (h *Harness) AddWithIdentity(name string, id *identity.Identity) *Node {
 	if err != nil {
 		h.TB.Fatal(err)
 	}
-	return h.start(name, id, host, nil)
+	return h.start(name, id, host, nil, false)
 }
 
-func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, nat *memnet.NAT) *Node {
+func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, nat *memnet.NAT, root bool) *Node {
 	_, port, err := host.Open(9993)
 	if err != nil {
 		h.TB.Fatal(err)
@@ -168,6 +186,12 @@ func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, n
 	seed[31] = byte(h.opts.Seed)
 	bind := &Bind{Host: host}
 	cfg := vl1.Config{Identity: id, Bind: bind, Planet: h.Planet, Now: h.Net.Now, Seed: &seed}
+	if root {
+		cfg.Planet = h.RootPlanet
+		if h.Moon != nil {
+			cfg.Moons = []*world.World{h.Moon}
+		}
+	}
 	if h.opts.Upper != nil {
 		cfg.Upper = h.opts.Upper(name)
 	}
