@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -106,70 +107,60 @@ func peerVersion(p peerJSON) string {
 	return p.Version
 }
 
-func peersCommand() *cli.Command {
+// peerListCommand is peers or listpeers: the same request, two layouts.
+func peerListCommand(name, usage string, print func(w io.Writer, now int64, peers []peerJSON)) *cli.Command {
 	return &cli.Command{
-		Name:  "peers",
-		Usage: "list peers and how they are reached (as zerotier-cli peers)",
+		Name:  name,
+		Usage: usage,
 		Flags: apiFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			peers, raw, err := fetchPeers(ctx, cmd, "peers")
+			peers, raw, err := fetchPeers(ctx, cmd, name)
 			if err != nil {
 				return err
 			}
-			w := cmd.Root().Writer
 			if cmd.Bool("j") {
-				return printJSON(w, raw)
+				return printJSON(cmd.Root().Writer, raw)
 			}
-			now := time.Now().UnixMilli()
-			fmt.Fprintln(w, "200 peers")
-			fmt.Fprintln(w, "<ztaddr>   <ver>  <role> <lat> <link>   <lastTX> <lastRX> <path>")
-			tunneled := false
-			for _, p := range peers {
-				link := "RELAY"
-				if pa := preferred(p); pa != nil {
-					kind := "DIRECT   "
-					if p.Tunneled {
-						kind = "RELAY    "
-					}
-					link = kind + fmt.Sprintf("%-8d %-8d %s", since(now, pa.LastSend), since(now, pa.LastReceive), pa.Address)
-				}
-				tunneled = tunneled || p.Tunneled
-				fmt.Fprintf(w, "%s %-6s %-6s %5d %s\n", p.Address, peerVersion(p), p.Role, p.Latency, link)
-			}
-			if tunneled {
-				fmt.Fprintln(w, "NOTE: Currently tunneling through a TCP relay. Ensure that UDP is not blocked.")
-			}
+			print(cmd.Root().Writer, time.Now().UnixMilli(), peers)
 			return nil
 		},
 	}
 }
 
-func listpeersCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "listpeers",
-		Usage: "list peers, one line each (as zerotier-cli listpeers)",
-		Flags: apiFlags(),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			peers, raw, err := fetchPeers(ctx, cmd, "listpeers")
-			if err != nil {
-				return err
-			}
-			w := cmd.Root().Writer
-			if cmd.Bool("j") {
-				return printJSON(w, raw)
-			}
-			now := time.Now().UnixMilli()
-			fmt.Fprintln(w, "200 listpeers <ztaddr> <path> <latency> <version> <role>")
-			for _, p := range peers {
-				path := "-"
-				if pa := preferred(p); pa != nil {
-					path = fmt.Sprintf("%s;%d;%d", pa.Address, since(now, pa.LastSend), since(now, pa.LastReceive))
+func peersCommand() *cli.Command {
+	return peerListCommand("peers", "list peers and how they are reached (as zerotier-cli peers)", func(w io.Writer, now int64, peers []peerJSON) {
+		fmt.Fprintln(w, "200 peers")
+		fmt.Fprintln(w, "<ztaddr>   <ver>  <role> <lat> <link>   <lastTX> <lastRX> <path>")
+		tunneled := false
+		for _, p := range peers {
+			link := "RELAY"
+			if pa := preferred(p); pa != nil {
+				kind := "DIRECT   "
+				if p.Tunneled {
+					kind = "RELAY    "
 				}
-				fmt.Fprintf(w, "200 listpeers %s %s %d %s %s\n", p.Address, path, p.Latency, peerVersion(p), p.Role)
+				link = kind + fmt.Sprintf("%-8d %-8d %s", since(now, pa.LastSend), since(now, pa.LastReceive), pa.Address)
 			}
-			return nil
-		},
-	}
+			tunneled = tunneled || p.Tunneled
+			fmt.Fprintf(w, "%s %-6s %-6s %5d %s\n", p.Address, peerVersion(p), p.Role, p.Latency, link)
+		}
+		if tunneled {
+			fmt.Fprintln(w, "NOTE: Currently tunneling through a TCP relay. Ensure that UDP is not blocked.")
+		}
+	})
+}
+
+func listpeersCommand() *cli.Command {
+	return peerListCommand("listpeers", "list peers, one line each (as zerotier-cli listpeers)", func(w io.Writer, now int64, peers []peerJSON) {
+		fmt.Fprintln(w, "200 listpeers <ztaddr> <path> <latency> <version> <role>")
+		for _, p := range peers {
+			path := "-"
+			if pa := preferred(p); pa != nil {
+				path = fmt.Sprintf("%s;%d;%d", pa.Address, since(now, pa.LastSend), since(now, pa.LastReceive))
+			}
+			fmt.Fprintf(w, "200 listpeers %s %s %d %s %s\n", p.Address, path, p.Latency, peerVersion(p), p.Role)
+		}
+	})
 }
 
 func pingCommand() *cli.Command {

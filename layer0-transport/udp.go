@@ -106,9 +106,9 @@ func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	var fns []ReceiveFunc
 	for i := range u.sockets {
 		s := &u.sockets[i]
-		fns = append(fns, u.receiver4(s.p4, i))
+		fns = append(fns, u.receiver(s.p4, i))
 		if s.p6 != nil {
-			fns = append(fns, u.receiver6(s.p6, i))
+			fns = append(fns, u.receiver(s.p6, i))
 		}
 	}
 	return fns, primary.port, nil
@@ -170,30 +170,14 @@ func (u *UDP) tune(c *net.UDPConn) {
 	_ = c.SetWriteBuffer(u.opts.SocketBuffer)
 }
 
-func (u *UDP) receiver4(p *ipv4.PacketConn, socket int) ReceiveFunc {
-	msgs := make([]ipv4.Message, UDPBatchSize)
-	for i := range msgs {
-		msgs[i].Buffers = make([][]byte, 1)
-	}
-	return func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
-		n := min(len(bufs), len(msgs))
-		for i := range n {
-			msgs[i].Buffers[0] = bufs[i]
-		}
-		got, err := p.ReadBatch(msgs[:n], 0)
-		if err != nil {
-			return 0, u.readErr(err)
-		}
-		for i := range got {
-			sizes[i] = msgs[i].N
-			eps[i] = Endpoint{Addr: udpAddrPort(msgs[i].Addr), Socket: socket}
-		}
-		return got, nil
-	}
+// batchReader is ipv4.PacketConn or ipv6.PacketConn: both read
+// socket.Message batches (ipv4.Message and ipv6.Message are one type).
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-func (u *UDP) receiver6(p *ipv6.PacketConn, socket int) ReceiveFunc {
-	msgs := make([]ipv6.Message, UDPBatchSize)
+func (u *UDP) receiver(p batchReader, socket int) ReceiveFunc {
+	msgs := make([]ipv4.Message, UDPBatchSize)
 	for i := range msgs {
 		msgs[i].Buffers = make([][]byte, 1)
 	}
