@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,7 +66,16 @@ func newAPIClient(cmd *cli.Command) (*apiClient, error) {
 // do sends a request and returns the status and body. A connection failure
 // is status 0 with the error text as body.
 func (c *apiClient) do(ctx context.Context, method, path string) (int, []byte) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+	return c.doBody(ctx, method, path, nil)
+}
+
+// doBody is do with a JSON body.
+func (c *apiClient) doBody(ctx context.Context, method, path string, body []byte) (int, []byte) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}

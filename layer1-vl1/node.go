@@ -231,9 +231,16 @@ func (n *Node) Tick() time.Time {
 	now := n.now()
 	n.mu.Lock()
 	next := n.tick(now)
+	upper := n.upper
 	n.mu.Unlock()
 	n.flushDeliveries(now)
-	return time.UnixMilli(next)
+	nt := time.UnixMilli(next)
+	if t, ok := upper.(Ticker); ok {
+		if un := t.Tick(time.UnixMilli(now)); un.Before(nt) {
+			nt = un
+		}
+	}
+	return nt
 }
 
 // Run drives the node on the wall clock until ctx ends: one goroutine per

@@ -229,10 +229,11 @@ func (n *Node) flushDeliveries(now int64) {
 		}
 		ds := n.deliver
 		n.deliver, n.deliverSpare = n.deliverSpare[:0], nil
+		upper := n.upper
 		n.mu.Unlock()
 		for i := range ds {
 			d := &ds[i]
-			trusted := n.upper.HandleVL2(d.in)
+			trusted := upper != nil && upper.HandleVL2(d.in)
 			if d.buf != nil {
 				bufPool.Put(d.buf)
 			}

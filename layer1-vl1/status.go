@@ -187,3 +187,61 @@ func (n *Node) AddPeer(id *identity.Identity, addrs []netip.AddrPort) error {
 func (n *Node) Ping(a identity.Address) (uint64, error) {
 	return n.Send(a, wire.VerbECHO, nil, false)
 }
+
+// Now is the node's clock (virtual in the harness).
+func (n *Node) Now() time.Time { return n.clock() }
+
+// PeerIdentity returns a known peer's identity, or nil (then RequestWhois).
+func (n *Node) PeerIdentity(a identity.Address) *identity.Identity {
+	if a == n.addr {
+		return n.self.Public()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p := n.peers[a]; p != nil {
+		return p.id
+	}
+	return nil
+}
+
+// RequestWhois asks the best root for a's identity.
+func (n *Node) RequestWhois(a identity.Address) {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[a] == nil && a != n.addr {
+		n.requestWhois(now, a)
+	}
+}
+
+// SetUpper installs the layer that receives VL2 verbs. The upper layer is
+// usually made after the node (it sends through it), hence a setter. If it
+// also implements Ticker, Tick runs it with the node's timers.
+func (n *Node) SetUpper(u Upper) {
+	n.mu.Lock()
+	n.upper = u
+	n.mu.Unlock()
+}
+
+// Ticker is implemented by upper layers with timers of their own.
+type Ticker interface {
+	Tick(now time.Time) (next time.Time)
+}
+
+// Upstreams are the roots of the planet and orbited moons (not ourselves).
+func (n *Node) Upstreams() []identity.Address {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]identity.Address(nil), n.upstreams...)
+}
+
+// BestUpstream is the root WHOIS and relaying currently use (0 if none).
+func (n *Node) BestUpstream() identity.Address {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if u := n.bestUpstream(now); u != nil {
+		return u.id.Address()
+	}
+	return 0
+}

@@ -71,6 +71,11 @@ func (n *Node) apiHandler() http.Handler {
 		}
 		reply(w, r, object{"address": a.String(), "rtt": res.RTT.Milliseconds(), "direct": res.Direct})
 	})
+	ctl := n.Controller.Handler()
+	mux.Handle("/controller", ctl)
+	mux.Handle("/controller/", ctl)
+	mux.Handle("/unstable/controller/", ctl)
+	n.networkAPI(mux)
 	return n.authorize(mux)
 }
 

@@ -19,6 +19,8 @@ import (
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/controller"
 )
 
 // Options configure a node.
@@ -33,10 +35,12 @@ type Options struct {
 
 // Node is a running ztgo node.
 type Node struct {
-	Home  Home
-	VL1   *vl1.Node
-	Conf  *LocalConf
-	Token string
+	Home       Home
+	VL1        *vl1.Node
+	VL2        *vl2.Switch
+	Controller *controller.Controller
+	Conf       *LocalConf
+	Token      string
 
 	log      *slog.Logger
 	udp      *transport.UDP
@@ -131,6 +135,19 @@ func Open(opts Options) (*Node, error) {
 		ln.Close()
 		udp.Close()
 		return nil, err
+	}
+	n.VL2 = vl2.New(vl2.Config{Node: n.VL1, Logger: log, Store: networkStore{home}})
+	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
+	if err != nil {
+		ln.Close()
+		udp.Close()
+		return nil, err
+	}
+	n.VL2.SetController(n.Controller)
+	for _, nwid := range (networkStore{home}).joined() {
+		if _, err := n.VL2.Join(nwid, nil); err != nil {
+			log.Warn("cannot rejoin network", "network", nwid, "err", err)
+		}
 	}
 	for _, p := range home.PeerCache() {
 		_ = n.VL1.AddPeer(p.Identity, p.Addrs)

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/ztgo/ztgo/layer2-vl2/rules"
+)
+
+func controllerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "controller",
+		Usage: "drive this node's network controller, and compile rules",
+		Commands: []*cli.Command{
+			{
+				Name:  "rules",
+				Usage: "the ZeroTier rules language",
+				Commands: []*cli.Command{{
+					Name:      "compile",
+					Usage:     "compile a rules file (the language ZeroTier Central accepts) into the controller's JSON",
+					ArgsUsage: "FILE",
+					Action:    rulesCompile,
+				}},
+			},
+			{
+				Name:  "network",
+				Usage: "networks of this controller",
+				Commands: []*cli.Command{
+					{Name: "create", Usage: "create a network; JSON fields from --json (e.g. '{\"name\":\"lab\"}')", Flags: append(apiFlags(),
+						&cli.StringFlag{Name: "json", Usage: "network fields as JSON", Value: "{}"},
+						&cli.StringFlag{Name: "rules", Usage: "a rules-language file to compile into the network's rules"}),
+						Action: networkCreate},
+					{Name: "list", Usage: "list network IDs", Flags: apiFlags(), Action: func(ctx context.Context, cmd *cli.Command) error {
+						return controllerGet(ctx, cmd, "/controller/network")
+					}},
+					{Name: "show", Usage: "print a network", ArgsUsage: "NETWORK_ID", Flags: apiFlags(), Action: func(ctx context.Context, cmd *cli.Command) error {
+						if !validNWID(cmd.Args().First()) {
+							return fail(exitUsage, "want a 16-digit network ID")
+						}
+						return controllerGet(ctx, cmd, "/controller/network/"+cmd.Args().First())
+					}},
+				},
+			},
+			{
+				Name:  "member",
+				Usage: "members of a network",
+				Commands: []*cli.Command{
+					{Name: "list", ArgsUsage: "NETWORK_ID", Usage: "list members", Flags: apiFlags(), Action: func(ctx context.Context, cmd *cli.Command) error {
+						if !validNWID(cmd.Args().First()) {
+							return fail(exitUsage, "want a 16-digit network ID")
+						}
+						return controllerGet(ctx, cmd, "/controller/network/"+cmd.Args().First()+"/member")
+					}},
+					{Name: "authorize", ArgsUsage: "NETWORK_ID ADDRESS", Usage: "authorize a member", Flags: apiFlags(), Action: func(ctx context.Context, cmd *cli.Command) error {
+						return memberSet(ctx, cmd, true)
+					}},
+					{Name: "deauthorize", ArgsUsage: "NETWORK_ID ADDRESS", Usage: "deauthorize a member (revoked everywhere at once)", Flags: apiFlags(), Action: func(ctx context.Context, cmd *cli.Command) error {
+						return memberSet(ctx, cmd, false)
+					}},
+				},
+			},
+		},
+	}
+}
+
+func rulesCompile(ctx context.Context, cmd *cli.Command) error {
+	if cmd.NArg() != 1 {
+		return fail(exitUsage, "want one rules file")
+	}
+	src, err := readFile(cmd.Args().First())
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	c, err := rules.Compile(string(src))
+	if err != nil {
+		return fail(exitFailure, "%s:%v", cmd.Args().First(), err)
+	}
+	out := map[string]any{"rules": c.Rules, "capabilities": capsList(c), "tags": tagsList(c)}
+	return printJSON(cmd.Root().Writer, out)
+}
+
+func capsList(c *rules.Compiled) []any {
+	names := make([]string, 0, len(c.Capabilities))
+	for n := range c.Capabilities {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []any{}
+	for _, n := range names {
+		out = append(out, c.Capabilities[n])
+	}
+	return out
+}
+
+func tagsList(c *rules.Compiled) []any {
+	names := make([]string, 0, len(c.Tags))
+	for n := range c.Tags {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []any{}
+	for _, n := range names {
+		out = append(out, c.Tags[n])
+	}
+	return out
+}
+
+func controllerGet(ctx context.Context, cmd *cli.Command, path string) error {
+	c, err := newAPIClient(cmd)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := c.get(ctx, "controller", path, &v); err != nil {
+		return err
+	}
+	return printJSON(cmd.Root().Writer, v)
+}
+
+func networkCreate(ctx context.Context, cmd *cli.Command) error {
+	var body map[string]any
+	if err := json.Unmarshal([]byte(cmd.String("json")), &body); err != nil {
+		return fail(exitUsage, "--json: %v (want a JSON object)", err)
+	}
+	if f := cmd.String("rules"); f != "" {
+		src, err := readFile(f)
+		if err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+		body["rulesSource"] = string(src)
+	}
+	c, err := newAPIClient(cmd)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(body)
+	status, resp := c.doBody(ctx, http.MethodPost, "/controller/network", b)
+	if status != http.StatusOK {
+		return fail(exitFailure, "%d controller network create %s", status, strings.TrimSpace(string(resp)))
+	}
+	var v any
+	json.Unmarshal(resp, &v)
+	return printJSON(cmd.Root().Writer, v)
+}
+
+func memberSet(ctx context.Context, cmd *cli.Command, authorized bool) error {
+	nwid, addr := cmd.Args().Get(0), strings.ToLower(cmd.Args().Get(1))
+	if cmd.NArg() != 2 || !validNWID(nwid) || len(addr) != 10 {
+		return fail(exitUsage, "want NETWORK_ID (16 hex digits) and ADDRESS (10 hex digits)")
+	}
+	c, err := newAPIClient(cmd)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(map[string]any{"authorized": authorized})
+	status, resp := c.doBody(ctx, http.MethodPost, "/controller/network/"+strings.ToLower(nwid)+"/member/"+addr, b)
+	if status != http.StatusOK {
+		return fail(exitFailure, "%d controller member %s", status, strings.TrimSpace(string(resp)))
+	}
+	var v any
+	json.Unmarshal(resp, &v)
+	return printJSON(cmd.Root().Writer, v)
+}

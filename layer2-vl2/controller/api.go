@@ -1,0 +1,333 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+var (
+	nwidPattern = regexp.MustCompile(`^[0-9a-fA-F]{16}$`)
+	addrPattern = regexp.MustCompile(`^[0-9a-fA-F]{10}$`)
+)
+
+// ErrNotFound is returned for unknown networks and members.
+var ErrNotFound = errors.New("not found")
+
+// Network returns a network record.
+func (c *Controller) Network(nwid string) (record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.db.networks[strings.ToLower(nwid)]
+	if n == nil {
+		return nil, ErrNotFound
+	}
+	return clone(n), nil
+}
+
+// NetworkIDs lists the networks, ascending.
+func (c *Controller) NetworkIDs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.db.networkIDs()
+}
+
+// CreateNetwork makes a network with a fresh ID under this controller
+// (controller.md §9.4) and applies body.
+func (c *Controller) CreateNetwork(body record) (record, error) {
+	c.mu.Lock()
+	prefix := uint64(c.addr) << 24
+	id := ""
+	for range 100000 {
+		n := rand.Uint64() & 0xffffff
+		cand := prefix | n
+		if n == 0 {
+			cand |= 1
+		}
+		if c.db.networks[nwidString(cand)] == nil {
+			id = nwidString(cand)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if id == "" {
+		return nil, errors.New("no free network ID")
+	}
+	return c.SetNetwork(id, body)
+}
+
+// SetNetwork creates or updates a network (POST /controller/network/<id>).
+func (c *Controller) SetNetwork(nwid string, body record) (record, error) {
+	nwid = strings.ToLower(nwid)
+	now := c.now().UnixMilli()
+	c.mu.Lock()
+	r := record{}
+	if old := c.db.networks[nwid]; old != nil {
+		r = clone(old)
+	}
+	initNetwork(r, nwid, now)
+	applyNetworkPost(r, normalize(body).(record))
+	ch, err := c.db.saveNetwork(nwid, r)
+	var members []string
+	if ch {
+		for a := range c.db.members[nwid] {
+			members = append(members, a)
+		}
+	}
+	out := clone(c.db.networks[nwid])
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range members {
+		c.push(nwid, a)
+	}
+	return out, nil
+}
+
+// DeleteNetwork removes a network and revokes its members.
+func (c *Controller) DeleteNetwork(nwid string) (record, error) {
+	nwid = strings.ToLower(nwid)
+	c.mu.Lock()
+	n := c.db.networks[nwid]
+	if n == nil {
+		c.mu.Unlock()
+		return nil, ErrNotFound
+	}
+	var members []string
+	for a := range c.db.members[nwid] {
+		members = append(members, a)
+	}
+	err := c.db.deleteNetwork(nwid)
+	c.mu.Unlock()
+	for _, a := range members {
+		c.revoke(nwid, a)
+	}
+	return n, err
+}
+
+// Member returns a member record.
+func (c *Controller) Member(nwid, addr string) (record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.db.members[strings.ToLower(nwid)][strings.ToLower(addr)]
+	if m == nil {
+		return nil, ErrNotFound
+	}
+	return clone(m), nil
+}
+
+// Members maps each member's address to its revision.
+func (c *Controller) Members(nwid string) (map[string]int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nwid = strings.ToLower(nwid)
+	if c.db.networks[nwid] == nil {
+		return nil, ErrNotFound
+	}
+	out := map[string]int64{}
+	for a, m := range c.db.members[nwid] {
+		out[a] = revisionOf(m)
+	}
+	return out, nil
+}
+
+// SetMember creates or updates a member; deauthorizing revokes it at once.
+func (c *Controller) SetMember(nwid, addrText string, body record) (record, error) {
+	nwid = strings.ToLower(nwid)
+	addr := strings.ToLower(addrText)
+	now := c.now().UnixMilli()
+	c.mu.Lock()
+	if c.db.networks[nwid] == nil {
+		c.mu.Unlock()
+		return nil, ErrNotFound
+	}
+	r := record{}
+	if old := c.db.members[nwid][addr]; old != nil {
+		r = clone(old)
+	}
+	initMember(r, nwid, addr, now)
+	r["id"], r["address"] = addrText, addrText // as given in the URL, as 1.14.1 does
+	deauth := applyMemberPost(r, normalize(body).(record), now)
+	ch, err := c.db.saveMember(nwid, addr, r)
+	out := clone(c.db.members[nwid][addr])
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if ch {
+		c.memberChanged(nwid, addr, deauth)
+	}
+	return out, nil
+}
+
+// DeleteMember removes a member and revokes it.
+func (c *Controller) DeleteMember(nwid, addr string) (record, error) {
+	nwid, addr = strings.ToLower(nwid), strings.ToLower(addr)
+	c.mu.Lock()
+	m := c.db.members[nwid][addr]
+	if m == nil {
+		c.mu.Unlock()
+		return nil, ErrNotFound
+	}
+	err := c.db.deleteMember(nwid, addr)
+	c.mu.Unlock()
+	c.revoke(nwid, addr)
+	return m, err
+}
+
+// Handler serves the /controller REST API (controller.md §9). The caller
+// does authentication.
+func (c *Controller) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /controller", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\n\t\"controller\": true,\n\t\"apiVersion\": 4,\n\t\"clock\": %d,\n\t\"databaseReady\": true\n}\n", c.now().UnixMilli())
+	})
+	mux.HandleFunc("GET /controller/network", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, c.NetworkIDs()) })
+	create := func(w http.ResponseWriter, r *http.Request) {
+		out, err := c.CreateNetwork(readBody(r))
+		reply(w, out, err)
+	}
+	mux.HandleFunc("POST /controller/network", create)
+	mux.HandleFunc("PUT /controller/network", create)
+	mux.HandleFunc("/controller/network/{nwid}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("nwid")
+		if strings.HasSuffix(id, "______") && len(id) == 16 && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
+			if id[:10] != c.addr.String() {
+				http.Error(w, "{}", http.StatusBadRequest)
+				return
+			}
+			create(w, r)
+			return
+		}
+		if !nwidPattern.MatchString(id) {
+			http.NotFound(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			out, err := c.Network(id)
+			reply(w, out, err)
+		case http.MethodPost, http.MethodPut:
+			out, err := c.SetNetwork(id, readBody(r))
+			reply(w, out, err)
+		case http.MethodDelete:
+			out, err := c.DeleteNetwork(id)
+			reply(w, out, err)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	mux.HandleFunc("GET /controller/network/{nwid}/member", func(w http.ResponseWriter, r *http.Request) {
+		out, err := c.Members(r.PathValue("nwid"))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		writeJSON(w, out)
+	})
+	mux.HandleFunc("/controller/network/{nwid}/member/{addr}", func(w http.ResponseWriter, r *http.Request) {
+		nwid, addr := r.PathValue("nwid"), r.PathValue("addr")
+		if !nwidPattern.MatchString(nwid) || !addrPattern.MatchString(addr) {
+			http.NotFound(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			out, err := c.Member(nwid, addr)
+			reply(w, out, err)
+		case http.MethodPost, http.MethodPut:
+			out, err := c.SetMember(nwid, addr, readBody(r))
+			reply(w, out, err)
+		case http.MethodDelete:
+			out, err := c.DeleteMember(nwid, addr)
+			reply(w, out, err)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	mux.HandleFunc("GET /unstable/controller/network", func(w http.ResponseWriter, r *http.Request) {
+		var data []any
+		for _, id := range c.NetworkIDs() {
+			n, err := c.Network(id)
+			if err != nil {
+				continue
+			}
+			total, auth := c.counts(id)
+			n["meta"] = record{"totalMemberCount": total, "authorizedMemberCount": auth}
+			data = append(data, n)
+		}
+		writeJSON(w, record{"data": orEmpty(data), "meta": record{"networkCount": len(data)}})
+	})
+	mux.HandleFunc("GET /unstable/controller/network/{nwid}/member", func(w http.ResponseWriter, r *http.Request) {
+		nwid := strings.ToLower(r.PathValue("nwid"))
+		c.mu.Lock()
+		if c.db.networks[nwid] == nil {
+			c.mu.Unlock()
+			reply(w, nil, ErrNotFound)
+			return
+		}
+		var data []any
+		auth := 0
+		for _, m := range c.db.members[nwid] {
+			data = append(data, clone(m))
+			if toBool(m["authorized"], false) {
+				auth++
+			}
+		}
+		c.mu.Unlock()
+		writeJSON(w, record{"data": orEmpty(data), "meta": record{"totalCount": len(data), "authorizedCount": auth}})
+	})
+	return mux
+}
+
+func (c *Controller) counts(nwid string) (total, authorized int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.db.members[nwid] {
+		total++
+		if toBool(m["authorized"], false) {
+			authorized++
+		}
+	}
+	return
+}
+
+// readBody decodes a JSON object; invalid JSON counts as {} (as 1.14.1).
+func readBody(r *http.Request) record {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var body record
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	if d.Decode(&body) != nil || body == nil {
+		return record{}
+	}
+	return body
+}
+
+func reply(w http.ResponseWriter, v record, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("{}"))
+	case err != nil:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(record{"error": 500, "description": err.Error()})
+	default:
+		writeJSON(w, v)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	b, _ := json.Marshal(v)
+	w.Write(b)
+}

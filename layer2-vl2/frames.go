@@ -1,0 +1,394 @@
+package vl2
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+
+	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	"github.com/ztgo/ztgo/layer2-vl2/rules"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
+)
+
+const ethHeader = 14
+
+// deferredFrame is a frame from a peer that failed the gate, kept for 5 s
+// in case its credentials arrive (vl2.md §2, deferred processing).
+type deferredFrame struct {
+	from identity.Address
+	in   vl1.Inbound
+	at   int64
+}
+
+func (s *Switch) networkFor(payload []byte) *Network {
+	if len(payload) < 8 {
+		return nil
+	}
+	return s.Network(binary.BigEndian.Uint64(payload))
+}
+
+// refuse asks an ungated sender for its credentials and keeps the frame.
+func (n *Network) refuse(now int64, in vl1.Inbound) {
+	n.mu.Lock()
+	if len(n.deferred) < 64 {
+		d := in
+		d.Payload = append([]byte(nil), in.Payload...)
+		n.deferred = append(n.deferred, deferredFrame{in.From, d, now})
+	}
+	n.mu.Unlock()
+	body := (&vl2wire.ErrorBody{Code: wire.ErrorNeedMembershipCert, NetworkID: n.id}).Append(nil)
+	n.s.sendError(in.From, in.Verb, in.PacketID, wire.ErrorNeedMembershipCert, body)
+}
+
+// retryDeferred processes frames kept for a peer that now passes the gate.
+func (n *Network) retryDeferred(now int64, a identity.Address) {
+	n.mu.Lock()
+	var ready []vl1.Inbound
+	keep := n.deferred[:0]
+	for _, d := range n.deferred {
+		if d.from == a && now-d.at < deferredFrameTimeout {
+			ready = append(ready, d.in)
+		} else if d.from != a {
+			keep = append(keep, d)
+		}
+	}
+	n.deferred = keep
+	n.mu.Unlock()
+	for _, in := range ready {
+		n.s.HandleVL2(in)
+	}
+}
+
+func (s *Switch) handleFrame(now int64, in vl1.Inbound) bool {
+	n := s.networkFor(in.Payload)
+	if n == nil {
+		return false
+	}
+	var f vl2wire.Frame
+	if f.DecodeFromBytes(in.Payload) != nil {
+		return false
+	}
+	if !n.gate(now, in.From) {
+		n.refuse(now, in)
+		return false
+	}
+	if len(f.Payload) > 0 {
+		src := vl2wire.MACFor(in.From, n.id)
+		if n.filterInbound(in.From, src, n.mac, f.EtherType, f.Payload) != 0 {
+			n.deliver(n.mac, src, f.EtherType, f.Payload)
+		}
+	}
+	return true
+}
+
+func (s *Switch) handleExtFrame(now int64, in vl1.Inbound) bool {
+	n := s.networkFor(in.Payload)
+	if n == nil {
+		return false
+	}
+	f, err := vl2wire.ParseExtFrame(in.Payload)
+	if err != nil {
+		return false
+	}
+	if f.COM != nil {
+		n.addCOM(now, in.From, f.COM)
+	}
+	if !n.gate(now, in.From) {
+		n.refuse(now, in)
+		return false
+	}
+	if f.NoFrame || len(f.Payload) == 0 {
+		return true
+	}
+	if f.Source == 0 || f.Source == n.mac {
+		return true
+	}
+	verdict := n.filterInbound(in.From, f.Source, f.Dest, f.EtherType, f.Payload)
+	switch {
+	case verdict == 0:
+	case verdict == 2:
+		n.deliver(f.Dest, f.Source, f.EtherType, f.Payload)
+	case f.Source != vl2wire.MACFor(in.From, n.id) && !n.isBridge(in.From):
+		// A foreign source MAC is allowed only from an active bridge.
+	case f.Dest != n.mac && !f.Dest.IsMulticast() && !n.isBridge(n.s.addr):
+	case f.Dest.IsMulticast() && n.multicastLimit() == 0:
+	default:
+		n.deliver(f.Dest, f.Source, f.EtherType, f.Payload)
+	}
+	if f.Flags&vl2wire.ExtFrameFlagOKRequested != 0 {
+		body := binary.BigEndian.AppendUint64(nil, n.id)
+		ok := wire.OK{InReVerb: wire.VerbEXT_FRAME, InReID: in.PacketID, Reply: &wire.Unknown{V: wire.VerbEXT_FRAME, Data: body}}
+		s.send(in.From, wire.VerbOK, ok.AppendPayload(nil), false)
+	}
+	return true
+}
+
+func (n *Network) isBridge(a identity.Address) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.config == nil {
+		return false
+	}
+	for _, sp := range n.config.Specialists {
+		if sp&vl2wire.SpecialistActiveBridge != 0 && identity.Address(sp&0xffffffffff) == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Network) multicastLimit() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.config == nil {
+		return 0
+	}
+	return int(n.config.MulticastLimit)
+}
+
+// deliver writes a frame to the OS side.
+func (n *Network) deliver(dst, src vl2wire.MAC, et uint16, payload []byte) {
+	if n.dev == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.destroyed || n.config == nil {
+		return
+	}
+	b := n.frameBuf[:0]
+	b = dst.Append(b)
+	b = src.Append(b)
+	b = binary.BigEndian.AppendUint16(b, et)
+	b = append(b, payload...)
+	n.frameBuf = b
+	if _, err := n.dev.Write([][]byte{b}, 0); err != nil {
+		n.s.log.Debug("device write failed", "network", vl2wire.NetworkIDString(n.id), "err", err)
+	}
+}
+
+// HandleFrame takes an Ethernet frame the OS sent into the network
+// (Switch::onLocalEthernet). The device's read loop calls it; tests may too.
+func (n *Network) HandleFrame(frame []byte) {
+	if len(frame) < ethHeader {
+		return
+	}
+	now := n.s.now()
+	dst := vl2wire.MACFromBytes(frame[0:6])
+	src := vl2wire.MACFromBytes(frame[6:12])
+	et := binary.BigEndian.Uint16(frame[12:14])
+	payload := frame[ethHeader:]
+	n.mu.Lock()
+	configured := n.config != nil && !n.destroyed
+	n.mu.Unlock()
+	if !configured || src != n.mac {
+		return // not a bridge: only our own source MAC leaves
+	}
+	switch {
+	case dst == n.mac:
+		n.deliver(dst, src, et, payload)
+	case dst.IsMulticast():
+		n.sendMulticast(now, dst, src, et, payload)
+	case vl2wire.IsMemberMAC(dst, n.id):
+		to := vl2wire.AddressFromMAC(dst, n.id)
+		res, ok := n.filterOutbound(to, src, dst, et, payload, false)
+		if !ok {
+			return
+		}
+		if res.ZTDest != 0 && res.ZTDest != uint64(to) {
+			to = identity.Address(res.ZTDest) // REDIRECT sends an EXT_FRAME instead
+			n.sendExtFrame(now, to, 0x04, dst, src, et, payload)
+			return
+		}
+		n.pushCredentialsIfNeeded(now, to, false)
+		f := vl2wire.Frame{NetworkID: n.id, EtherType: et, Payload: payload}
+		n.s.send(to, wire.VerbFRAME, f.AppendPayload(nil), false)
+	default:
+		n.sendToBridges(now, dst, src, et, payload)
+	}
+}
+
+func (n *Network) sendExtFrame(now int64, to identity.Address, flags uint8, dst, src vl2wire.MAC, et uint16, payload []byte) {
+	n.pushCredentialsIfNeeded(now, to, false)
+	f := vl2wire.ExtFrame{NetworkID: n.id, Flags: flags, Dest: dst, Source: src, EtherType: et, Payload: payload}
+	n.s.send(to, wire.VerbEXT_FRAME, f.AppendPayload(nil), flags != 0)
+}
+
+// sendToBridges sends a frame for a MAC that is not a member's to the
+// network's active bridges (up to 32).
+func (n *Network) sendToBridges(now int64, dst, src vl2wire.MAC, et uint16, payload []byte) {
+	n.mu.Lock()
+	var bridges []identity.Address
+	if n.config != nil {
+		for _, sp := range n.config.Specialists {
+			if a := identity.Address(sp & 0xffffffffff); sp&vl2wire.SpecialistActiveBridge != 0 && a != n.s.addr {
+				bridges = append(bridges, a)
+			}
+		}
+	}
+	n.mu.Unlock()
+	rand.Shuffle(len(bridges), func(i, j int) { bridges[i], bridges[j] = bridges[j], bridges[i] })
+	for i, b := range bridges {
+		if i == 32 {
+			break
+		}
+		if _, ok := n.filterOutbound(b, src, dst, et, payload, true); ok {
+			n.sendExtFrame(now, b, 0, dst, src, et, payload)
+		}
+	}
+}
+
+// filterOutbound runs the outbound rules (vl2.md §5.4) and sends the TEE
+// copy unless noTee.
+func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et uint16, payload []byte, noTee bool) (rules.Result, bool) {
+	n.mu.Lock()
+	if n.config == nil {
+		n.mu.Unlock()
+		return rules.Result{}, false
+	}
+	env := &ruleEnv{n: n, peer: n.members[to], inbound: false}
+	p := rules.Packet{Inbound: false, ZTSource: uint64(n.s.addr), ZTDest: uint64(to), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
+	res := rules.Evaluate(n.rules, &p, env)
+	if res.Action == rules.NoMatch {
+		for _, c := range n.myCaps {
+			p.ZTDest = uint64(to)
+			if r := rules.Evaluate(c.rules, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
+				res = r
+				break
+			}
+		}
+	}
+	n.mu.Unlock()
+	if res.Action == rules.Drop || res.Action == rules.NoMatch {
+		return res, false
+	}
+	if res.CC != 0 && !noTee {
+		flags := uint8(0x02)
+		if res.CCWatch {
+			flags = 0x16
+		}
+		n.sendExtFrame(n.s.now(), identity.Address(res.CC), flags, dst, src, et, payload[:min(len(payload), res.CCLength)])
+	}
+	return res, true
+}
+
+// filterInbound runs the inbound rules: 0 drop, 1 accept, 2 super-accept.
+func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et uint16, payload []byte) int {
+	n.mu.Lock()
+	if n.config == nil {
+		n.mu.Unlock()
+		return 0
+	}
+	m := n.members[from]
+	env := &ruleEnv{n: n, peer: m, inbound: true}
+	p := rules.Packet{Inbound: true, ZTSource: uint64(from), ZTDest: uint64(n.s.addr), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
+	res := rules.Evaluate(n.rules, &p, env)
+	if res.Action == rules.NoMatch && m != nil {
+		for _, c := range m.caps {
+			if c.Timestamp < n.config.Timestamp-n.config.CredentialTimeMaxDelta || c.Timestamp > n.config.Timestamp+n.config.CredentialTimeMaxDelta {
+				continue
+			}
+			rs, _, err := rules.ParseRules(c.Rules, c.RuleCount)
+			if err != nil {
+				continue
+			}
+			if r := rules.Evaluate(rs, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
+				res = r
+				break
+			}
+		}
+	}
+	n.mu.Unlock()
+	if res.CC != 0 {
+		flags := uint8(0x08)
+		if res.CCWatch {
+			flags = 0x1c
+		}
+		n.sendExtFrame(n.s.now(), identity.Address(res.CC), flags, dst, src, et, payload[:min(len(payload), res.CCLength)])
+	}
+	switch res.Action {
+	case rules.Accept:
+		return 1
+	case rules.SuperAccept:
+		return 2
+	case rules.Redirect:
+		n.sendExtFrame(n.s.now(), identity.Address(res.ZTDest), 0x0a, dst, src, et, payload)
+	}
+	return 0
+}
+
+// ruleEnv answers the rules engine's questions; used with n.mu held.
+type ruleEnv struct {
+	n       *Network
+	peer    *membership
+	inbound bool
+}
+
+func (e *ruleEnv) MyAddress() uint64   { return uint64(e.n.s.addr) }
+func (e *ruleEnv) ConfigFlags() uint64 { return e.n.config.Flags }
+func (e *ruleEnv) Random() uint32      { return rand.Uint32() }
+
+func (e *ruleEnv) LocalTag(id uint32) (uint32, bool) {
+	for _, t := range e.n.config.Tags {
+		if t.ID == id {
+			return t.Value, true
+		}
+	}
+	return 0, false
+}
+
+func (e *ruleEnv) RemoteTag(id uint32) (uint32, bool) {
+	if e.peer == nil {
+		return 0, false
+	}
+	t := e.peer.tags[id]
+	if t == nil || !e.n.credentialTimeValid(t.Timestamp) {
+		return 0, false
+	}
+	return t.Value, true
+}
+
+func (e *ruleEnv) SenderIPAuthenticated(ip netip.Addr) bool {
+	for _, c := range e.coos() {
+		if c.OwnsIP(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *ruleEnv) SenderMACAuthenticated(mac uint64) bool {
+	for _, c := range e.coos() {
+		if c.OwnsMAC(vl2wire.MAC(mac)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *ruleEnv) coos() []*vl2wire.COO {
+	if !e.inbound {
+		return e.n.config.COOs
+	}
+	if e.peer == nil {
+		return nil
+	}
+	var out []*vl2wire.COO
+	for _, c := range e.peer.coos {
+		if e.n.credentialTimeValid(c.Timestamp) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// credentialTimeValid is the timestamp window of vl2.md §4.6.
+func (n *Network) credentialTimeValid(ts int64) bool {
+	d := ts - n.config.Timestamp
+	if d < 0 {
+		d = -d
+	}
+	return d <= n.config.CredentialTimeMaxDelta
+}

@@ -1,0 +1,90 @@
+package node
+
+import (
+	"net/http"
+
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
+)
+
+// networkAPI serves /network (service-api.md §10.4): list, join, leave.
+func (n *Node) networkAPI(mux *http.ServeMux) {
+	mux.HandleFunc("GET /network", func(w http.ResponseWriter, r *http.Request) {
+		out := []any{}
+		for _, nw := range n.VL2.Networks() {
+			out = append(out, networkJSON(nw.Info()))
+		}
+		reply(w, r, out)
+	})
+	mux.HandleFunc("GET /network/{nwid}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := parseNWID(r.PathValue("nwid"))
+		nw := n.VL2.Network(id)
+		if err != nil || nw == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte("{}"))
+			return
+		}
+		reply(w, r, networkJSON(nw.Info()))
+	})
+	join := func(w http.ResponseWriter, r *http.Request) {
+		id, err := parseNWID(r.PathValue("nwid"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		nw, err := n.VL2.Join(id, nil)
+		if err != nil {
+			http.Error(w, `{"error":500}`, http.StatusInternalServerError)
+			return
+		}
+		reply(w, r, networkJSON(nw.Info()))
+	}
+	mux.HandleFunc("POST /network/{nwid}", join)
+	mux.HandleFunc("PUT /network/{nwid}", join)
+	mux.HandleFunc("DELETE /network/{nwid}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := parseNWID(r.PathValue("nwid"))
+		if err != nil || n.VL2.Leave(id) != nil {
+			reply(w, r, object{})
+			return
+		}
+		reply(w, r, object{"result": true})
+	})
+}
+
+func networkJSON(in vl2.Info) object {
+	addrs := []string{}
+	for _, a := range in.Addresses {
+		addrs = append(addrs, a.String())
+	}
+	routes := []any{}
+	for _, rt := range in.Routes {
+		var via any
+		if rt.Via.IsValid() {
+			via = rt.Via.String()
+		}
+		routes = append(routes, object{"target": rt.Target.String(), "via": via, "flags": 0, "metric": 0})
+	}
+	return object{
+		"id":                vl2wire.NetworkIDString(in.NetworkID),
+		"nwid":              vl2wire.NetworkIDString(in.NetworkID),
+		"mac":               in.MAC.String(),
+		"name":              in.Name,
+		"status":            in.Status.String(),
+		"type":              in.Type,
+		"mtu":               in.MTU,
+		"dhcp":              false,
+		"bridge":            in.Bridge,
+		"broadcastEnabled":  in.BroadcastEnabled,
+		"portError":         0,
+		"netconfRevision":   in.Revision,
+		"assignedAddresses": addrs,
+		"routes":            routes,
+		"portDeviceName":    "",
+		"allowManaged":      true,
+		"allowGlobal":       false,
+		"allowDefault":      false,
+		"allowDNS":          false,
+		"dns":               object{"domain": in.DNS.Domain, "servers": []string{}},
+	}
+}
