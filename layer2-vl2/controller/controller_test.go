@@ -1,0 +1,264 @@
+package controller
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
+)
+
+func testIdentity(t *testing.T, name string) *identity.Identity {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "captures", "basic", name+".identity.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.Parse(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// recorder is a Sender that keeps what the controller sent.
+type recorder struct {
+	configs []sentConfig
+	errors  []wire.ErrorCode
+	creds   []identity.Address
+}
+
+type sentConfig struct {
+	to       identity.Address
+	packetID uint64
+	cfg      *vl2wire.NetworkConfig
+}
+
+func (r *recorder) SendConfig(to identity.Address, packetID, nwid uint64, dict []byte) error {
+	cfg, err := vl2wire.ParseNetworkConfigBytes(dict)
+	if err != nil {
+		return err
+	}
+	r.configs = append(r.configs, sentConfig{to, packetID, cfg})
+	return nil
+}
+func (r *recorder) SendConfigError(to identity.Address, packetID, nwid uint64, code wire.ErrorCode) {
+	r.errors = append(r.errors, code)
+}
+func (r *recorder) SendCredentials(to identity.Address, payload []byte) { r.creds = append(r.creds, to) }
+
+type fixture struct {
+	t    *testing.T
+	c    *Controller
+	rec  *recorder
+	now  time.Time
+	ctl  *identity.Identity
+	dir  string
+	http http.Handler
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, rec: &recorder{}, now: time.UnixMilli(1_800_000_000_000), ctl: testIdentity(t, "controller"), dir: t.TempDir()}
+	c, err := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c, f.http = c, c.Handler()
+	return f
+}
+
+func (f *fixture) do(method, path string, body any) (int, map[string]any, string) {
+	f.t.Helper()
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
+	rec := httptest.NewRecorder()
+	f.http.ServeHTTP(rec, httptest.NewRequest(method, path, bytes.NewReader(b)))
+	var m map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &m)
+	return rec.Code, m, rec.Body.String()
+}
+
+func (f *fixture) request(member *identity.Identity, nwid uint64, packetID uint64) {
+	var md vl2wire.Dictionary
+	md.AddUint64("v", 7)
+	md.AddUint64("majv", 1)
+	md.AddUint64("minv", 14)
+	md.AddUint64("revv", 1)
+	md.AddUint64("pv", 12)
+	md.AddUint64("revr", 1)
+	f.c.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: packetID, NetworkID: nwid, Metadata: md})
+}
+
+func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
+	f := newFixture(t)
+	code, n, body := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"name": "lab"})
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	id := n["id"].(string)
+	if !strings.HasPrefix(id, f.ctl.Address().String()) || n["nwid"] != id || n["revision"] != float64(1) || n["private"] != true ||
+		n["mtu"] != float64(2800) || n["multicastLimit"] != float64(32) || n["enableBroadcast"] != true || n["name"] != "lab" {
+		t.Fatalf("network %s", body)
+	}
+	rules := n["rules"].([]any)
+	if len(rules) != 1 || rules[0].(map[string]any)["type"] != "ACTION_ACCEPT" {
+		t.Fatalf("default rules %v", rules)
+	}
+	if code, _, _ := f.do("POST", "/controller/network/0123456789______", nil); code != 400 {
+		t.Fatalf("foreign controller address: %d", code)
+	}
+	// controller.d layout: compact JSON with sorted keys, directory 0700.
+	raw, err := os.ReadFile(filepath.Join(f.dir, "network", id+".json"))
+	if err != nil || !bytes.HasPrefix(raw, []byte(`{"authTokens":[null],"authorizationEndpoint":"",`)) || bytes.Contains(raw, []byte("\n")) {
+		t.Fatalf("stored network: %v %s", err, raw)
+	}
+	if st, _ := os.Stat(f.dir); st.Mode().Perm() != 0o700 {
+		t.Fatalf("controller.d mode %v", st.Mode().Perm())
+	}
+	// An update that changes nothing does not bump the revision.
+	f.do("POST", "/controller/network/"+id, map[string]any{"name": "lab"})
+	_, n2, _ := f.do("GET", "/controller/network/"+id, nil)
+	if n2["revision"] != float64(1) {
+		t.Fatalf("revision after a no-op POST: %v", n2["revision"])
+	}
+	f.do("POST", "/controller/network/"+id, map[string]any{"mtu": 99999, "v6AssignMode": "rfc4193,zt", "routes": []any{map[string]any{"target": "10.1.0.0/16", "via": "fd00::1"}, map[string]any{"target": "bad"}}})
+	_, n3, _ := f.do("GET", "/controller/network/"+id, nil)
+	v6 := n3["v6AssignMode"].(map[string]any)
+	routes := n3["routes"].([]any)
+	if n3["mtu"] != float64(10000) || v6["rfc4193"] != true || v6["zt"] != true || len(routes) != 1 || routes[0].(map[string]any)["via"] != nil || n3["revision"] != float64(2) {
+		t.Fatalf("after POST: %v", n3)
+	}
+	_, list, _ := f.do("GET", "/controller/network", nil)
+	_ = list
+	code, _, body = f.do("GET", "/controller/network", nil)
+	if code != 200 || body != `["`+id+`"]` {
+		t.Fatalf("network list %d %s", code, body)
+	}
+	if code, _, _ := f.do("GET", "/controller/network/ffffffffffffffff", nil); code != 404 {
+		t.Fatalf("unknown network: %d", code)
+	}
+	if code, _, body := f.do("GET", "/controller", nil); code != 200 || !strings.Contains(body, `"apiVersion": 4`) {
+		t.Fatalf("status %d %s", code, body)
+	}
+}
+
+func TestRequestAuthorizationAndIPAssignment(t *testing.T) {
+	f := newFixture(t)
+	_, n, _ := f.do("POST", "/controller/network", map[string]any{"v4AssignMode": map[string]any{"zt": true},
+		"ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.147.17.1", "ipRangeEnd": "10.147.17.254"}},
+		"routes":            []any{map[string]any{"target": "10.147.17.0/24"}},
+		"v6AssignMode":      map[string]any{"rfc4193": true}})
+	nwid, _ := vl2wire.ParseNetworkID(n["id"].(string))
+	member := testIdentity(t, "za")
+	f.request(member, nwid, 11)
+	if len(f.rec.errors) != 1 || f.rec.errors[0] != wire.ErrorNetworkAccessDenied || len(f.rec.configs) != 0 {
+		t.Fatalf("unauthorized: %+v", f.rec)
+	}
+	path := "/controller/network/" + n["id"].(string) + "/member/" + member.Address().String()
+	if code, m, _ := f.do("GET", path, nil); code != 200 || m["authorized"] != false || m["identity"] != member.String() {
+		t.Fatalf("pending member %d %v", code, m)
+	}
+	f.do("POST", path, map[string]any{"authorized": true})
+	f.now = f.now.Add(2 * time.Second)
+	f.request(member, nwid, 12)
+	if len(f.rec.configs) == 0 {
+		t.Fatalf("no config: %+v", f.rec)
+	}
+	cfg := f.rec.configs[len(f.rec.configs)-1].cfg
+	if cfg.IssuedTo != member.Address() || cfg.NetworkID != nwid || cfg.COM == nil || !cfg.COM.Verify(f.ctl) || len(cfg.COOs) != 1 {
+		t.Fatalf("config %+v", cfg)
+	}
+	var v4 netip.Prefix
+	for _, p := range cfg.StaticIPs {
+		if p.Addr().Is4() {
+			v4 = p
+		}
+	}
+	if v4.Bits() != 24 || !netip.MustParsePrefix("10.147.17.0/24").Contains(v4.Addr()) || v4.Addr().As4()[3] == 255 || cfg.Flags&vl2wire.ConfigFlagNDPEmulation == 0 {
+		t.Fatalf("static IPs %v flags %x", cfg.StaticIPs, cfg.Flags)
+	}
+	_, m, _ := f.do("GET", path, nil)
+	if ips := m["ipAssignments"].([]any); len(ips) != 1 || ips[0] != v4.Addr().String() || m["vMinor"] != float64(14) {
+		t.Fatalf("member record %v", m)
+	}
+	// Rate limit: a second request within a second is ignored.
+	before := len(f.rec.configs)
+	f.request(member, nwid, 13)
+	if len(f.rec.configs) != before {
+		t.Fatal("request within 1 s answered")
+	}
+	// Identity binding: another key claiming the address is denied.
+	other := testIdentity(t, "root")
+	fake, _ := identity.Parse(member.Address().String() + other.String()[10:])
+	f.now = f.now.Add(2 * time.Second)
+	f.request(fake, nwid, 14)
+	if f.rec.errors[len(f.rec.errors)-1] != wire.ErrorNetworkAccessDenied {
+		t.Fatal("identity mismatch not denied")
+	}
+	// Deauthorizing revokes (to online members) and tells the member.
+	errs := len(f.rec.errors)
+	f.do("POST", path, map[string]any{"authorized": false})
+	if len(f.rec.errors) != errs+1 || f.rec.errors[errs] != wire.ErrorNetworkAccessDenied {
+		t.Fatalf("deauthorized member not told: %v", f.rec.errors)
+	}
+	// Unknown network.
+	f.request(member, nwid^1, 15)
+	if f.rec.errors[len(f.rec.errors)-1] != wire.ErrorObjectNotFound {
+		t.Fatal("unknown network not OBJ_NOT_FOUND")
+	}
+	// Reload from disk.
+	c2, err := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := c2.Member(n["id"].(string), member.Address().String()); err != nil || rec["authorized"] != false {
+		t.Fatalf("reloaded member %v %v", rec, err)
+	}
+}
+
+func TestMemberAPI(t *testing.T) {
+	f := newFixture(t)
+	_, n, _ := f.do("POST", "/controller/network", map[string]any{})
+	id := n["id"].(string)
+	code, m, _ := f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{
+		"authorized": true, "ipAssignments": []any{"10.0.0.5", "bogus"}, "capabilities": []any{3, 1, 3}, "tags": []any{[]any{2, 7}, []any{1, 5}}, "name": "laptop"})
+	if code != 200 || m["authorized"] != true || m["lastAuthorizedCredentialType"] != "api" || len(m["ipAssignments"].([]any)) != 1 ||
+		len(m["capabilities"].([]any)) != 2 || m["tags"].([]any)[0].([]any)[0] != float64(1) || m["name"] != "laptop" {
+		t.Fatalf("member %d %v", code, m)
+	}
+	code, list, _ := f.do("GET", "/controller/network/"+id+"/member", nil)
+	if code != 200 || list["0123456789"] == nil {
+		t.Fatalf("member list %d %v", code, list)
+	}
+	if code, _, _ := f.do("POST", "/controller/network/ffffffffffffffff/member/0123456789", map[string]any{}); code != 404 {
+		t.Fatalf("member of unknown network: %d", code)
+	}
+	code, un, _ := f.do("GET", "/unstable/controller/network/"+id+"/member", nil)
+	if code != 200 || un["meta"].(map[string]any)["authorizedCount"] != float64(1) {
+		t.Fatalf("unstable members %v", un)
+	}
+	if code, _, _ := f.do("DELETE", "/controller/network/"+id+"/member/0123456789", nil); code != 200 {
+		t.Fatalf("delete member %d", code)
+	}
+	if code, _, _ := f.do("GET", "/controller/network/"+id+"/member/0123456789", nil); code != 404 {
+		t.Fatalf("deleted member still there: %d", code)
+	}
+	if code, _, _ := f.do("DELETE", "/controller/network/"+id, nil); code != 200 {
+		t.Fatalf("delete network %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "network", id+".json")); !os.IsNotExist(err) {
+		t.Fatal("network file left behind")
+	}
+}
