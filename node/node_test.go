@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
@@ -187,5 +188,69 @@ func TestIdentityMadeOnFirstStartAndKept(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "identity.secret"), []byte("garbage"), 0o600)
 	if _, _, err := h.Identity(); err == nil || !strings.Contains(err.Error(), "identity.secret") {
 		t.Fatalf("garbage identity: %v", err)
+	}
+}
+
+func post(t *testing.T, n *Node, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://127.0.0.1:"+itoa(n.Port())+path, strings.NewReader(body))
+	req.Header.Set("X-ZT1-Auth", n.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestControllerAndNetworksThroughAPI: a node creates a network on its own
+// controller, joins it (its own controller configures it directly), and
+// the state survives a restart.
+func TestControllerAndNetworksThroughAPI(t *testing.T) {
+	home := privateHome(t, rootSecret(t))
+	n, stop := start(t, home)
+	code, body := post(t, n, "POST", "/controller/network/cbf31c2eda______", `{"name":"self","private":true}`)
+	if code != 200 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var netw map[string]any
+	json.Unmarshal([]byte(body), &netw)
+	id := netw["id"].(string)
+	if code, body := post(t, n, "POST", "/network/"+id, "{}"); code != 200 || !strings.Contains(body, `"id":"`+id+`"`) {
+		t.Fatalf("join: %d %s", code, body)
+	}
+	// Our own member record appears (unauthorized); authorize it.
+	if code, body := post(t, n, "POST", "/controller/network/"+id+"/member/cbf31c2eda", `{"authorized":true}`); code != 200 {
+		t.Fatalf("authorize: %d %s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := post(t, n, "GET", "/network/"+id, "")
+		if strings.Contains(body, `"status":"OK"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("network not OK: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(home, "networks.d", id+".conf")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "controller.d", "network", id+".json")); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	n, stop = start(t, home)
+	defer stop()
+	if _, body := post(t, n, "GET", "/network", ""); !strings.Contains(body, id) {
+		t.Fatalf("network not rejoined after restart: %s", body)
+	}
+	if code, body := post(t, n, "DELETE", "/network/"+id, ""); code != 200 || body != `{"result":true}` {
+		t.Fatalf("leave: %d %s", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(home, "networks.d", id+".conf")); !os.IsNotExist(err) {
+		t.Fatal("networks.d file kept after leave")
 	}
 }
