@@ -55,7 +55,9 @@ func (r *recorder) SendConfig(to identity.Address, packetID, nwid uint64, dict [
 func (r *recorder) SendConfigError(to identity.Address, packetID, nwid uint64, code wire.ErrorCode) {
 	r.errors = append(r.errors, code)
 }
-func (r *recorder) SendCredentials(to identity.Address, payload []byte) { r.creds = append(r.creds, to) }
+func (r *recorder) SendCredentials(to identity.Address, payload []byte) {
+	r.creds = append(r.creds, to)
+}
 
 type fixture struct {
 	t    *testing.T
