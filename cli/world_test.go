@@ -86,3 +86,17 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+func TestRulesCompile(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "rules.txt", "drop not ethertype ipv4 and not ethertype arp;\ncap ssh id 7 accept ipprotocol tcp and dport 22;\naccept;\n")
+	r := run(t, "controller", "rules", "compile", good)
+	if r.code != 0 || !strings.Contains(r.stdout, `"type": "MATCH_ETHERTYPE"`) || !strings.Contains(r.stdout, `"id": 7`) {
+		t.Fatalf("%+v", r)
+	}
+	bad := writeFile(t, dir, "bad.txt", "accept;\ndrop frobnicate 3;\n")
+	r = run(t, "controller", "rules", "compile", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "bad.txt:2") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
