@@ -3,11 +3,13 @@ package controller
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +264,57 @@ func TestMemberAPI(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "network", id+".json")); !os.IsNotExist(err) {
 		t.Fatal("network file left behind")
+	}
+}
+
+// TestConcurrentAPICallsLoseNothing: many clients updating members and the
+// network at once; every update lands and revisions count them.
+func TestConcurrentAPICallsLoseNothing(t *testing.T) {
+	f := newFixture(t)
+	_, n, _ := f.do("POST", "/controller/network", map[string]any{})
+	id := n["id"].(string)
+	srv := httptest.NewServer(f.http)
+	defer srv.Close()
+	done := make(chan error, 60)
+	for i := range 50 {
+		go func() {
+			body := strings.NewReader(`{"authorized":true,"name":"m` + strconv.Itoa(i) + `"}`)
+			resp, err := http.Post(srv.URL+"/controller/network/"+id+"/member/"+fmt.Sprintf("%010x", 0x1000000000+i), "application/json", body)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+	}
+	for i := range 10 {
+		go func() {
+			resp, err := http.Post(srv.URL+"/controller/network/"+id, "application/json", strings.NewReader(`{"name":"n`+strconv.Itoa(i)+`"}`))
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+	}
+	for range 60 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	members, _ := f.c.Members(id)
+	if len(members) != 50 {
+		t.Fatalf("%d members stored", len(members))
+	}
+	for a := range members {
+		if m, _ := f.c.Member(id, a); m["authorized"] != true {
+			t.Fatalf("member %s lost its update", a)
+		}
+	}
+	netw, _ := f.c.Network(id)
+	if rev := toInt(netw["revision"]); rev < 2 || rev > 11 {
+		t.Fatalf("network revision %d after 10 updates", rev)
+	}
+	c2, _ := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec})
+	if ms, _ := c2.Members(id); len(ms) != 50 {
+		t.Fatalf("%d members on disk", len(ms))
 	}
 }
