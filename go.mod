@@ -7,6 +7,11 @@ require (
 	github.com/urfave/cli/v3 v3.14.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/net v0.62.0
+	gvisor.dev/gvisor v0.0.0-20250503011706-39ed1f5ac29c
 )
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/google/btree v1.1.2 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/time v0.7.0 // indirect
+)

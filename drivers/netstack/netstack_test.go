@@ -1,0 +1,69 @@
+package netstack
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// wire connects two devices back to back, as a switch would.
+func wire(t *testing.T, a, b *Device) {
+	pump := func(from, to *Device) {
+		bufs := [][]byte{make([]byte, 9000)}
+		sizes := []int{0}
+		for {
+			n, err := from.Read(bufs, sizes, 0)
+			if err != nil {
+				return
+			}
+			for i := range n {
+				to.Write([][]byte{bufs[i][:sizes[i]]}, 0)
+			}
+		}
+	}
+	go pump(a, b)
+	go pump(b, a)
+}
+
+func TestTwoStacksPingAndTCP(t *testing.T) {
+	a, err := New("a", [6]byte{0x02, 0, 0, 0, 0, 1}, 2800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New("b", [6]byte{0x02, 0, 0, 0, 0, 2}, 2800)
+	defer a.Close()
+	defer b.Close()
+	a.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.1/24")}, nil)
+	b.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.2/24")}, nil)
+	wire(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.Ping(ctx, netip.MustParseAddr("10.9.0.2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := b.ListenTCP(8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Write([]byte("hello over the virtual LAN"))
+			c.Close()
+		}
+	}()
+	c, err := a.DialTCP(ctx, netip.MustParseAddrPort("10.9.0.2:8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(c)
+	if string(got) != "hello over the virtual LAN" {
+		t.Fatalf("got %q", got)
+	}
+	a.Configure(false, nil, nil)
+	if len(a.Addresses()) != 0 {
+		t.Fatal("addresses kept after configure down")
+	}
+}
