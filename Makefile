@@ -40,9 +40,10 @@ fuzz:
 		done; \
 	done
 
-# Decodes the sample capture; `dump` is being written (tools/capture).
+# A whole virtual network in one process: private root, controller, two
+# members with userspace stacks; ping and HTTP across it. No root needed.
 demo: build
-	bin/ztgo dump --identities testdata/captures/basic testdata/captures/basic/basic.pcap
+	bin/ztgo demo
 
 clean:
 	rm -rf bin

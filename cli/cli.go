@@ -42,6 +42,7 @@ func commands() []*cli.Command {
 		leaveCommand(),
 		listnetworksCommand(),
 		controllerCommand(),
+		demoCommand(),
 		worldCommand(),
 		identityCommand(),
 		dumpCommand(),

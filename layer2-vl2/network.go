@@ -364,3 +364,7 @@ func (n *Network) ownsIPLocked(ip netip.Addr) bool {
 	}
 	return false
 }
+
+// Refresh re-sends the network's state to its owner (OnChange), e.g. once
+// its device exists.
+func (n *Network) Refresh() { n.notify() }

@@ -33,7 +33,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 			http.NotFound(w, r)
 			return
 		}
-		nw, err := n.VL2.Join(id, nil)
+		nw, err := n.Join(id)
 		if err != nil {
 			http.Error(w, `{"error":500}`, http.StatusInternalServerError)
 			return
@@ -44,7 +44,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /network/{nwid}", join)
 	mux.HandleFunc("DELETE /network/{nwid}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := parseNWID(r.PathValue("nwid"))
-		if err != nil || n.VL2.Leave(id) != nil {
+		if err != nil || n.Leave(id) != nil {
 			reply(w, r, object{})
 			return
 		}

@@ -31,6 +31,10 @@ type Options struct {
 	// AllowLoopback lets paths over 127.0.0.1 carry traffic (demos on one
 	// machine); 1.14.1 never allows it.
 	AllowLoopback bool
+	// Devices makes each joined network's OS device; nil = none.
+	Devices DeviceFactory
+	// ListenAddr restricts the UDP sockets to one local IPv4 address.
+	ListenAddr netip.Addr
 }
 
 // Node is a running ztgo node.
@@ -48,6 +52,10 @@ type Node struct {
 	port     uint16
 	api      *http.Server
 	apiLn    net.Listener
+	devices  DeviceFactory
+	devMu    sync.Mutex
+	devs     map[uint64]Device
+	wg       sync.WaitGroup
 	started  time.Time
 	stopOnce sync.Once
 }
@@ -98,6 +106,8 @@ func Open(opts Options) (*Node, error) {
 		port = *s.PrimaryPort
 	}
 	uopts := transport.UDPOptions{
+		ListenAddr4:   opts.ListenAddr,
+		IPv4Only:      opts.ListenAddr.IsValid(),
 		SecondaryPort: boolOr(s.AllowSecondaryPort, true),
 		TertiaryPort:  boolOr(s.PortMappingEnabled, true),
 	}
@@ -117,7 +127,7 @@ func Open(opts Options) (*Node, error) {
 		udp.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now()}
+	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), devices: opts.Devices, devs: map[uint64]Device{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          udp,
@@ -136,7 +146,7 @@ func Open(opts Options) (*Node, error) {
 		udp.Close()
 		return nil, err
 	}
-	n.VL2 = vl2.New(vl2.Config{Node: n.VL1, Logger: log, Store: networkStore{home}})
+	n.VL2 = vl2.New(vl2.Config{Node: n.VL1, Logger: log, Store: networkStore{home}, OnChange: n.onNetworkChange})
 	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
 	if err != nil {
 		ln.Close()
@@ -145,7 +155,7 @@ func Open(opts Options) (*Node, error) {
 	}
 	n.VL2.SetController(n.Controller)
 	for _, nwid := range (networkStore{home}).joined() {
-		if _, err := n.VL2.Join(nwid, nil); err != nil {
+		if _, err := n.Join(nwid); err != nil {
 			log.Warn("cannot rejoin network", "network", nwid, "err", err)
 		}
 	}
@@ -177,6 +187,8 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	err := n.VL1.Run(ctx, n.fns)
+	n.closeDevices()
+	n.wg.Wait()
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = n.api.Shutdown(shutdown)

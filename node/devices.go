@@ -1,0 +1,120 @@
+package node
+
+import (
+	"net/netip"
+
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
+)
+
+// Device is a network's OS side: a frame device that also takes the
+// network's addresses and routes (tap, userspace stack, memory).
+type Device interface {
+	vl2.FrameDevice
+	Configure(up bool, addrs, routes []netip.Prefix)
+}
+
+// DeviceFactory makes the device for a joined network; nil means networks
+// get no device (configs only).
+type DeviceFactory func(nwid uint64, mac vl2wire.MAC, mtu int) (Device, error)
+
+// Join joins a network with a device from the node's factory and starts
+// moving its frames.
+func (n *Node) Join(nwid uint64) (*vl2.Network, error) {
+	if nw := n.VL2.Network(nwid); nw != nil {
+		return nw, nil
+	}
+	var dev Device
+	if n.devices != nil {
+		d, err := n.devices(nwid, vl2wire.MACFor(n.VL1.Address(), nwid), 2800)
+		if err != nil {
+			return nil, err
+		}
+		dev = d
+		n.devMu.Lock()
+		n.devs[nwid] = d
+		n.devMu.Unlock()
+	}
+	var fd vl2.FrameDevice
+	if dev != nil {
+		fd = dev
+	}
+	nw, err := n.VL2.Join(nwid, fd)
+	if err != nil {
+		if dev != nil {
+			dev.Close()
+		}
+		return nil, err
+	}
+	if dev != nil {
+		n.wg.Add(1)
+		go n.pump(nw, dev)
+		nw.Refresh()
+	}
+	return nw, nil
+}
+
+// Leave leaves a network and removes its device.
+func (n *Node) Leave(nwid uint64) error {
+	err := n.VL2.Leave(nwid)
+	n.devMu.Lock()
+	dev := n.devs[nwid]
+	delete(n.devs, nwid)
+	n.devMu.Unlock()
+	if dev != nil {
+		dev.Close()
+	}
+	return err
+}
+
+// Device returns the device of a joined network, if it has one.
+func (n *Node) Device(nwid uint64) Device {
+	n.devMu.Lock()
+	defer n.devMu.Unlock()
+	return n.devs[nwid]
+}
+
+// pump moves frames the OS sent into the network until the device closes.
+func (n *Node) pump(nw *vl2.Network, dev Device) {
+	defer n.wg.Done()
+	batch := max(dev.BatchSize(), 1)
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 10240)
+	}
+	sizes := make([]int, batch)
+	for {
+		k, err := dev.Read(bufs, sizes, 0)
+		if err != nil {
+			return
+		}
+		for i := range k {
+			nw.HandleFrame(bufs[i][:sizes[i]])
+		}
+	}
+}
+
+// onNetworkChange applies a network's state to its device.
+func (n *Node) onNetworkChange(info vl2.Info) {
+	dev := n.Device(info.NetworkID)
+	if dev == nil {
+		return
+	}
+	routes := make([]netip.Prefix, 0, len(info.Routes))
+	for _, r := range info.Routes {
+		if !r.Via.IsValid() {
+			routes = append(routes, r.Target)
+		}
+	}
+	dev.Configure(info.Status == vl2.StatusOK, info.Addresses, routes)
+}
+
+func (n *Node) closeDevices() {
+	n.devMu.Lock()
+	devs := n.devs
+	n.devs = map[uint64]Device{}
+	n.devMu.Unlock()
+	for _, d := range devs {
+		d.Close()
+	}
+}
