@@ -27,6 +27,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "U", Usage: "accepted for zerotier-one compatibility (ztgo needs no root for VL1)"},
 			&cli.BoolFlag{Name: "allow-loopback", Usage: "let 127.0.0.1 paths carry traffic (single-machine tests)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+			&cli.StringFlag{Name: "device", Usage: "network devices: tap (needs root) or none (configs only)", Value: "tap"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 1 {
@@ -45,7 +46,15 @@ func runCommand() *cli.Command {
 				home = node.HomeFromEnv()
 			}
 			log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
-			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback")})
+			var devices node.DeviceFactory
+			switch cmd.String("device") {
+			case "tap":
+				devices = tapDevices()
+			case "none":
+			default:
+				return fail(exitUsage, "--device %q: want tap or none", cmd.String("device"))
+			}
+			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices})
 			if err != nil {
 				return fail(exitFailure, "%v", err)
 			}

@@ -50,6 +50,7 @@ type Network struct {
 	extraGroups      []vl2wire.MulticastGroup
 	deferred         []deferredFrame
 	destroyed        bool
+	portError        bool
 	frameBuf         []byte
 }
 
@@ -86,6 +87,8 @@ func (n *Network) Status() Status {
 
 func (n *Network) statusLocked() Status {
 	switch {
+	case n.portError:
+		return StatusPortError
 	case n.failure != StatusOK:
 		return n.failure
 	case n.config != nil:
@@ -368,3 +371,11 @@ func (n *Network) ownsIPLocked(ip netip.Addr) bool {
 // Refresh re-sends the network's state to its owner (OnChange), e.g. once
 // its device exists.
 func (n *Network) Refresh() { n.notify() }
+
+// SetPortError marks the network's OS device as failed (PORT_ERROR).
+func (n *Network) SetPortError() {
+	n.mu.Lock()
+	n.portError = true
+	n.mu.Unlock()
+	n.notify()
+}

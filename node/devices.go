@@ -25,15 +25,19 @@ func (n *Node) Join(nwid uint64) (*vl2.Network, error) {
 		return nw, nil
 	}
 	var dev Device
+	portError := false
 	if n.devices != nil {
 		d, err := n.devices(nwid, vl2wire.MACFor(n.VL1.Address(), nwid), 2800)
 		if err != nil {
-			return nil, err
+			// As zerotier-one: the network is joined but shows PORT_ERROR.
+			n.log.Error("cannot create the network's device", "network", vl2wire.NetworkIDString(nwid), "err", err)
+			portError = true
+		} else {
+			dev = d
+			n.devMu.Lock()
+			n.devs[nwid] = d
+			n.devMu.Unlock()
 		}
-		dev = d
-		n.devMu.Lock()
-		n.devs[nwid] = d
-		n.devMu.Unlock()
 	}
 	var fd vl2.FrameDevice
 	if dev != nil {
@@ -45,6 +49,9 @@ func (n *Node) Join(nwid uint64) (*vl2.Network, error) {
 			dev.Close()
 		}
 		return nil, err
+	}
+	if portError {
+		nw.SetPortError()
 	}
 	if dev != nil {
 		n.wg.Add(1)

@@ -12,7 +12,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /network", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, nw := range n.VL2.Networks() {
-			out = append(out, networkJSON(nw.Info()))
+			out = append(out, n.networkJSON(nw.Info()))
 		}
 		reply(w, r, out)
 	})
@@ -25,7 +25,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 			w.Write([]byte("{}"))
 			return
 		}
-		reply(w, r, networkJSON(nw.Info()))
+		reply(w, r, n.networkJSON(nw.Info()))
 	})
 	join := func(w http.ResponseWriter, r *http.Request) {
 		id, err := parseNWID(r.PathValue("nwid"))
@@ -38,7 +38,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 			http.Error(w, `{"error":500}`, http.StatusInternalServerError)
 			return
 		}
-		reply(w, r, networkJSON(nw.Info()))
+		reply(w, r, n.networkJSON(nw.Info()))
 	}
 	mux.HandleFunc("POST /network/{nwid}", join)
 	mux.HandleFunc("PUT /network/{nwid}", join)
@@ -52,7 +52,11 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 	})
 }
 
-func networkJSON(in vl2.Info) object {
+func (n *Node) networkJSON(in vl2.Info) object {
+	dev := ""
+	if d := n.Device(in.NetworkID); d != nil {
+		dev = d.Name()
+	}
 	addrs := []string{}
 	for _, a := range in.Addresses {
 		addrs = append(addrs, a.String())
@@ -80,7 +84,7 @@ func networkJSON(in vl2.Info) object {
 		"netconfRevision":   in.Revision,
 		"assignedAddresses": addrs,
 		"routes":            routes,
-		"portDeviceName":    "",
+		"portDeviceName":    dev,
 		"allowManaged":      true,
 		"allowGlobal":       false,
 		"allowDefault":      false,

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ztgo/ztgo/internal/netlab"
+)
+
+// site is one machine of an e2e lab: its namespace and home directory.
+type site struct {
+	name, ns, home string
+}
+
+// TestE2ENetworkWithTaps: root, controller and two members as separate
+// `ztgo run` processes with real TAP interfaces, each in its own
+// namespace behind a core router. The controller makes a network with
+// IPv4 and rfc4193 IPv6, the members join and are authorized through the
+// CLI, ping each other both ways with the kernel's ping, and a
+// deauthorized member loses its addresses at once.
+func TestE2ENetworkWithTaps(t *testing.T) {
+	lab := netlab.New(t, "ping")
+	bin := buildZtgo(t)
+	dir := t.TempDir()
+	core := lab.NS("core")
+	lab.Must(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	sites := map[string]*site{}
+	for i, name := range []string{"root", "ctl", "a", "b"} {
+		s := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
+		os.MkdirAll(s.home, 0o700)
+		lab.Pair(core, "l"+name, fmt.Sprintf("198.18.%d.1/24", i+1), s.ns, "eth0", fmt.Sprintf("198.18.%d.2/24", i+1))
+		lab.Must(s.ns, "ip", "route", "add", "198.18.0.0/16", "via", fmt.Sprintf("198.18.%d.1", i+1))
+		sites[name] = s
+	}
+	lab.Must("", bin, "identity", "generate", filepath.Join(sites["root"].home, "identity.secret"), filepath.Join(sites["root"].home, "identity.public"))
+	pub, _ := os.ReadFile(filepath.Join(sites["root"].home, "identity.public"))
+	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e2f","roots":[{"identity":%q,"stableEndpoints":["198.18.1.2/9993"]}]}`, strings.TrimSpace(string(pub)))
+	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
+	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
+	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	for _, s := range sites {
+		os.WriteFile(filepath.Join(s.home, "planet"), planet, 0o644)
+		lab.Start(s.ns, s.name, bin, "run", s.home)
+	}
+	cli := func(s *site, args ...string) string {
+		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
+		return out
+	}
+	for _, s := range sites {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(s, "info"), "ONLINE") }) {
+			t.Fatalf("%s not online: %s", s.name, cli(s, "info"))
+		}
+	}
+	out := cli(sites["ctl"], "controller", "network", "create", "--json",
+		`{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
+	var netw map[string]any
+	if err := json.Unmarshal([]byte(out), &netw); err != nil {
+		t.Fatalf("network create: %v %q", err, out)
+	}
+	nwid := netw["id"].(string)
+	for _, m := range []string{"a", "b"} {
+		if out := cli(sites[m], "join", nwid); !strings.Contains(out, "200 join OK") {
+			t.Fatalf("join %s: %q", m, out)
+		}
+	}
+	addrOf := func(s *site) string {
+		b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
+		return string(b[:10])
+	}
+	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		list := cli(sites["ctl"], "controller", "member", "list", nwid)
+		return strings.Contains(list, addrOf(sites["a"])) && strings.Contains(list, addrOf(sites["b"]))
+	}) {
+		t.Fatal("members never reached the controller")
+	}
+	for _, m := range []string{"a", "b"} {
+		cli(sites["ctl"], "controller", "member", "authorize", nwid, addrOf(sites[m]))
+	}
+	// listnetworks as zerotier-cli prints it: OK with a tap and addresses.
+	ips := map[string][2]string{}
+	for _, m := range []string{"a", "b"} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			for _, line := range strings.Split(cli(sites[m], "listnetworks"), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[7], "zt") && strings.Contains(f[8], "10.147.17.") {
+					var v4, v6 string
+					for _, p := range strings.Split(f[8], ",") {
+						pfx, err := netip.ParsePrefix(p)
+						if err == nil && pfx.Addr().Is4() {
+							v4 = pfx.Addr().String()
+						} else if err == nil {
+							v6 = pfx.Addr().String()
+						}
+					}
+					ips[m] = [2]string{v4, v6}
+					return v4 != "" && v6 != ""
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("%s: %s", m, cli(sites[m], "listnetworks"))
+		}
+	}
+	ping := func(from *site, args ...string) error {
+		_, err := lab.Run(from.ns, append([]string{"ping", "-c", "3", "-W", "2", "-i", "0.2"}, args...)...)
+		return err
+	}
+	for _, p := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		from, to := sites[p[0]], ips[p[1]]
+		if err := ping(from, to[0]); err != nil {
+			t.Fatalf("IPv4 ping %s -> %s failed", p[0], to[0])
+		}
+		if err := ping(from, "-6", to[1]); err != nil {
+			t.Fatalf("IPv6 ping %s -> %s failed", p[0], to[1])
+		}
+	}
+	// Deauthorize b: it drops its addresses within a second, and a can no
+	// longer reach it.
+	cli(sites["ctl"], "controller", "member", "deauthorize", nwid, addrOf(sites["b"]))
+	start := time.Now()
+	if !netlab.Eventually(time.Second, 20*time.Millisecond, func() bool {
+		out, _ := lab.Run(sites["b"].ns, "ip", "-o", "addr", "show")
+		return !strings.Contains(out, ips["b"][0])
+	}) {
+		out, _ := lab.Run(sites["b"].ns, "ip", "-o", "addr", "show")
+		t.Fatalf("deauthorized member still has its address after 1 s:\n%s", out)
+	}
+	t.Logf("deauthorized member dropped its addresses after %v", time.Since(start))
+	if err := ping(sites["a"], ips["b"][0]); err == nil {
+		t.Fatal("deauthorized member still answers pings")
+	}
+}

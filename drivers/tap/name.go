@@ -1,0 +1,20 @@
+// Package tap is the Linux TAP device of a network: an Ethernet interface
+// named as zerotier-one names it, with the network's MAC and MTU, whose
+// addresses and routes are managed through netlink and removed when the
+// device closes. It satisfies vl2.FrameDevice with plain types.
+package tap
+
+// Name is zerotier-one's Linux interface name for a network: "zt" and the
+// base32 (RFC 4648, lower case) of the low 40 bits of
+// (nwid XOR nwid>>24) + trial (service-api.md §13.2).
+func Name(nwid uint64, trial int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	x := (nwid ^ (nwid >> 24)) + uint64(trial)
+	x &= 0xffffffffff
+	b := make([]byte, 0, 10)
+	b = append(b, 'z', 't')
+	for shift := 35; shift >= 0; shift -= 5 {
+		b = append(b, alphabet[(x>>uint(shift))&31])
+	}
+	return string(b)
+}

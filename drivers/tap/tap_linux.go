@@ -1,0 +1,170 @@
+//go:build linux
+
+package tap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Device is a Linux TAP interface.
+type Device struct {
+	f    *os.File
+	name string
+	mtu  int
+	link netlink.Link
+
+	mu     sync.Mutex
+	addrs  []netip.Prefix
+	routes []netip.Prefix
+}
+
+// New creates the TAP interface for a network, sets its MAC and MTU and
+// brings it up. It needs CAP_NET_ADMIN.
+func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
+	name := ""
+	for trial := 0; trial < 1000; trial++ {
+		name = Name(nwid, trial)
+		if _, err := os.Stat("/proc/sys/net/ipv4/conf/" + name); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tap: open /dev/net/tun: %w (run as root, or with CAP_NET_ADMIN)", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tap: create %s: %w", name, err)
+	}
+	d := &Device{f: os.NewFile(uintptr(fd), "/dev/net/tun"), name: name, mtu: mtu}
+	link, err := netlink.LinkByName(name)
+	if err == nil {
+		err = netlink.LinkSetHardwareAddr(link, net.HardwareAddr(mac[:]))
+	}
+	if err == nil {
+		err = netlink.LinkSetMTU(link, mtu)
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(link)
+	}
+	if err != nil {
+		d.f.Close()
+		return nil, fmt.Errorf("tap: configure %s: %w", name, err)
+	}
+	d.link = link
+	return d, nil
+}
+
+// Name is the interface name.
+func (d *Device) Name() string { return d.name }
+
+// MTU is the interface MTU.
+func (d *Device) MTU() int { return d.mtu }
+
+// BatchSize is 1: the kernel hands out one frame per read.
+func (d *Device) BatchSize() int { return 1 }
+
+// Read returns one frame the OS sent.
+func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n, err := d.f.Read(bufs[0][offset:])
+	if err != nil {
+		return 0, err
+	}
+	sizes[0] = n
+	return 1, nil
+}
+
+// Write hands frames to the OS; frames over the MTU are dropped, as
+// zerotier-one does.
+func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
+	for i, b := range bufs {
+		if len(b)-offset-14 > d.mtu {
+			continue
+		}
+		if _, err := d.f.Write(b[offset:]); err != nil {
+			return i, err
+		}
+	}
+	return len(bufs), nil
+}
+
+// Configure makes the interface's addresses and routes the given ones,
+// adding and removing only the differences. Routes that are the on-link
+// prefix of an address are left to the kernel.
+func (d *Device) Configure(up bool, addrs, routes []netip.Prefix) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !up {
+		addrs, routes = nil, nil
+	}
+	for _, p := range d.addrs {
+		if !slices.Contains(addrs, p) {
+			_ = netlink.AddrDel(d.link, &netlink.Addr{IPNet: ipNet(p)})
+		}
+	}
+	var kept []netip.Prefix
+	for _, p := range addrs {
+		if slices.Contains(d.addrs, p) {
+			kept = append(kept, p)
+			continue
+		}
+		a := &netlink.Addr{IPNet: ipNet(p)}
+		if p.Addr().Is6() {
+			a.Flags = unix.IFA_F_NODAD // the controller assigned it: nobody else has it
+		}
+		if err := netlink.AddrReplace(d.link, a); err == nil {
+			kept = append(kept, p)
+		}
+	}
+	d.addrs = kept
+	var wanted []netip.Prefix
+	for _, r := range routes {
+		onLink := false
+		for _, a := range addrs {
+			if a.Masked() == r.Masked() {
+				onLink = true
+			}
+		}
+		if !onLink {
+			wanted = append(wanted, r.Masked())
+		}
+	}
+	for _, r := range d.routes {
+		if !slices.Contains(wanted, r) {
+			_ = netlink.RouteDel(&netlink.Route{LinkIndex: d.link.Attrs().Index, Dst: ipNet(r)})
+		}
+	}
+	var installed []netip.Prefix
+	for _, r := range wanted {
+		if err := netlink.RouteReplace(&netlink.Route{LinkIndex: d.link.Attrs().Index, Dst: ipNet(r), Protocol: unix.RTPROT_STATIC}); err == nil {
+			installed = append(installed, r)
+		}
+	}
+	d.routes = installed
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// Close removes the interface (with its addresses and routes).
+func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.f.Close()
+}
