@@ -76,6 +76,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.Handle("/controller/", ctl)
 	mux.Handle("/unstable/controller/", ctl)
 	n.networkAPI(mux)
+	n.moonAPI(mux)
 	return n.authorize(mux)
 }
 
@@ -114,7 +115,8 @@ func (n *Node) authorize(next http.Handler) http.Handler {
 					tok = h[7:]
 				}
 			}
-			if strings.TrimSpace(tok) != n.Token {
+			tok = strings.TrimSpace(tok)
+			if tok != n.Token && !(r.URL.Path == "/metrics" && tok == n.metricsToken) {
 				deny(w)
 				return
 			}

@@ -107,13 +107,8 @@ func (n *Node) onNetworkChange(info vl2.Info) {
 	if dev == nil {
 		return
 	}
-	routes := make([]netip.Prefix, 0, len(info.Routes))
-	for _, r := range info.Routes {
-		if !r.Via.IsValid() {
-			routes = append(routes, r.Target)
-		}
-	}
-	dev.Configure(info.Status == vl2.StatusOK, info.Addresses, routes)
+	addrs, routes := n.Home.loadSettings(info.NetworkID).allowed(info)
+	dev.Configure(info.Status == vl2.StatusOK, addrs, routes)
 }
 
 func (n *Node) closeDevices() {

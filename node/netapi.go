@@ -1,6 +1,7 @@
 package node
 
 import (
+	"io"
 	"net/http"
 
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
@@ -33,11 +34,16 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 			http.NotFound(w, r)
 			return
 		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		if err := n.Home.saveSettings(id, applySettings(n.Home.loadSettings(id), body)); err != nil {
+			n.log.Warn("cannot save network settings", "err", err)
+		}
 		nw, err := n.Join(id)
 		if err != nil {
 			http.Error(w, `{"error":500}`, http.StatusInternalServerError)
 			return
 		}
+		nw.Refresh()
 		reply(w, r, n.networkJSON(nw.Info()))
 	}
 	mux.HandleFunc("POST /network/{nwid}", join)
@@ -57,6 +63,7 @@ func (n *Node) networkJSON(in vl2.Info) object {
 	if d := n.Device(in.NetworkID); d != nil {
 		dev = d.Name()
 	}
+	st := n.Home.loadSettings(in.NetworkID)
 	addrs := []string{}
 	for _, a := range in.Addresses {
 		addrs = append(addrs, a.String())
@@ -85,10 +92,10 @@ func (n *Node) networkJSON(in vl2.Info) object {
 		"assignedAddresses": addrs,
 		"routes":            routes,
 		"portDeviceName":    dev,
-		"allowManaged":      true,
-		"allowGlobal":       false,
-		"allowDefault":      false,
-		"allowDNS":          false,
+		"allowManaged":      st.AllowManaged,
+		"allowGlobal":       st.AllowGlobal,
+		"allowDefault":      st.AllowDefault,
+		"allowDNS":          st.AllowDNS,
 		"dns":               object{"domain": in.DNS.Domain, "servers": []string{}},
 	}
 }

@@ -46,18 +46,19 @@ type Node struct {
 	Conf       *LocalConf
 	Token      string
 
-	log      *slog.Logger
-	udp      *transport.UDP
-	fns      []transport.ReceiveFunc
-	port     uint16
-	api      *http.Server
-	apiLn    net.Listener
-	devices  DeviceFactory
-	devMu    sync.Mutex
-	devs     map[uint64]Device
-	wg       sync.WaitGroup
-	started  time.Time
-	stopOnce sync.Once
+	log          *slog.Logger
+	udp          *transport.UDP
+	fns          []transport.ReceiveFunc
+	port         uint16
+	api          *http.Server
+	apiLn        net.Listener
+	devices      DeviceFactory
+	metricsToken string
+	devMu        sync.Mutex
+	devs         map[uint64]Device
+	wg           sync.WaitGroup
+	started      time.Time
+	stopOnce     sync.Once
 }
 
 // Open prepares a node: state files, sockets and the API listener. Run
@@ -85,6 +86,10 @@ func Open(opts Options) (*Node, error) {
 	token, err := home.Token("authtoken.secret")
 	if err != nil {
 		return nil, fmt.Errorf("auth token: %w", err)
+	}
+	metricsToken, err := home.Token("metricstoken.secret")
+	if err != nil {
+		return nil, fmt.Errorf("metrics token: %w", err)
 	}
 	planet, err := home.Planet()
 	if err != nil {
@@ -127,7 +132,7 @@ func Open(opts Options) (*Node, error) {
 		udp.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), devices: opts.Devices, devs: map[uint64]Device{}}
+	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          udp,
