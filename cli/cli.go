@@ -48,6 +48,7 @@ func commands() []*cli.Command {
 		listmoonsCommand(),
 		controllerCommand(),
 		demoCommand(),
+		apiCommand(),
 		worldCommand(),
 		identityCommand(),
 		dumpCommand(),
@@ -79,6 +80,7 @@ func New() *cli.Command {
 			}
 			return cli.ShowRootCommandHelp(cmd)
 		},
+		EnableShellCompletion: true,
 		// Main prints errors and picks exit codes; urfave must never exit.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
@@ -94,7 +96,7 @@ func New() *cli.Command {
 func Main(args []string, stdout, stderr io.Writer) int {
 	root := New()
 	root.Writer, root.ErrWriter = stdout, stderr
-	err := root.Run(context.Background(), splitGluedPort(args))
+	err := root.Run(context.Background(), splitGluedPort(personality(args)))
 	if err == nil {
 		return 0
 	}

@@ -27,6 +27,22 @@ func identityCommand() *cli.Command {
 			publicCommand(),
 			signCommand(),
 			verifyCommand(),
+			{
+				Name:      "initmoon",
+				Usage:     "print a moon JSON template for this identity with a new signing key (as zerotier-idtool initmoon)",
+				ArgsUsage: "<identity.public>",
+				Action: func(_ context.Context, cmd *cli.Command) error {
+					args, err := identityArgs(cmd, 1, 1)
+					if err != nil {
+						return err
+					}
+					id, err := loadIdentity(args[0])
+					if err != nil {
+						return err
+					}
+					return writeInitMoon(cmd.Root().Writer, id.String(), id.Address().String())
+				},
+			},
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {
