@@ -25,7 +25,7 @@ type site struct {
 // CLI, ping each other both ways with the kernel's ping, and a
 // deauthorized member loses its addresses at once.
 func TestE2ENetworkWithTaps(t *testing.T) {
-	lab := netlab.New(t, "ping")
+	lab := netlab.New(t, "ping", "iperf3")
 	bin := buildZtgo(t)
 	dir := t.TempDir()
 	core := lab.NS("core")
@@ -44,9 +44,10 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
 	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
 	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	procs := map[string]*netlab.Proc{}
 	for _, s := range sites {
 		os.WriteFile(filepath.Join(s.home, "planet"), planet, 0o644)
-		lab.Start(s.ns, s.name, bin, "run", s.home)
+		procs[s.name] = lab.Start(s.ns, s.name, bin, "run", s.home)
 	}
 	cli := func(s *site, args ...string) string {
 		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
@@ -120,6 +121,46 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 			t.Fatalf("IPv6 ping %s -> %s failed", p[0], to[1])
 		}
 	}
+	// A TCP stream across the network.
+	iperf := lab.Start(sites["b"].ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ips["b"][0])
+	netlab.Eventually(5*time.Second, 100*time.Millisecond, func() bool { return strings.Contains(iperf.Output(), "listening") })
+	if out, err := lab.Run(sites["a"].ns, "iperf3", "-c", ips["b"][0], "-t", "2"); err != nil || !strings.Contains(out, "receiver") {
+		t.Fatalf("iperf3: %v\n%s", err, out)
+	} else {
+		t.Logf("iperf3 a -> b:\n%s", lastLines(out, 4))
+	}
+	// Leave and rejoin: the tap goes away and comes back with the address.
+	cli(sites["a"], "leave", nwid)
+	if out, _ := lab.Run(sites["a"].ns, "ip", "-o", "link"); strings.Contains(out, ": zt") {
+		t.Fatalf("tap left behind after leave:\n%s", out)
+	}
+	cli(sites["a"], "join", nwid)
+	if !netlab.Eventually(20*time.Second, 200*time.Millisecond, func() bool { return ping(sites["a"], ips["b"][0]) == nil }) {
+		t.Fatal("no ping after leave and rejoin")
+	}
+	// A member restart keeps its identity and address; a controller
+	// restart keeps its networks.
+	idBefore, _ := os.ReadFile(filepath.Join(sites["a"].home, "identity.public"))
+	procs["a"].Stop()
+	procs["ctl"].Stop()
+	procs["a"] = lab.Start(sites["a"].ns, "a2", bin, "run", sites["a"].home)
+	procs["ctl"] = lab.Start(sites["ctl"].ns, "ctl2", bin, "run", sites["ctl"].home)
+	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return ping(sites["a"], ips["b"][0]) == nil && ping(sites["b"], ips["a"][0]) == nil }) {
+		t.Fatalf("no ping after restarts: %s", cli(sites["a"], "listnetworks"))
+	}
+	if idAfter, _ := os.ReadFile(filepath.Join(sites["a"].home, "identity.public")); string(idAfter) != string(idBefore) {
+		t.Fatal("identity changed across a restart")
+	}
+	if !netlab.Eventually(10*time.Second, 200*time.Millisecond, func() bool {
+		return strings.Contains(cli(sites["ctl"], "controller", "network", "show", nwid), `"name": "e2e"`)
+	}) {
+		t.Fatal("controller lost its network across a restart")
+	}
+	// zerotier-cli's peers output parses: the header and one line per peer.
+	peers := strings.Split(strings.TrimSpace(cli(sites["a"], "peers")), "\n")
+	if peers[0] != "200 peers" || peers[1] != "<ztaddr>   <ver>  <role> <lat> <link>   <lastTX> <lastRX> <path>" || len(peers) < 4 {
+		t.Fatalf("peers output:\n%s", strings.Join(peers, "\n"))
+	}
 	// Deauthorize b: it drops its addresses within a second, and a can no
 	// longer reach it.
 	cli(sites["ctl"], "controller", "member", "deauthorize", nwid, addrOf(sites["b"]))
@@ -135,4 +176,9 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 	if err := ping(sites["a"], ips["b"][0]); err == nil {
 		t.Fatal("deauthorized member still answers pings")
 	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

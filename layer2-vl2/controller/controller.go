@@ -195,32 +195,41 @@ func (c *Controller) revoke(nwid, addr string) {
 	}
 	payload := vl2wire.AppendNetworkCredentials(nil, nil, nil, nil, []*vl2wire.Revocation{r}, nil)
 	c.mu.Lock()
-	var online []identity.Address
+	// Every other authorized member hears of it, online or not (1.14.1
+	// tells only those that asked for a config in the last 120 s; after a
+	// controller restart that is nobody).
+	targets := map[identity.Address]bool{}
+	for a, m := range c.db.members[nwid] {
+		if a != addr && toBool(m["authorized"], false) {
+			if ma, err := identity.ParseAddress(a); err == nil {
+				targets[ma] = true
+			}
+		}
+	}
 	var deniedPacket uint64
-	deniedOnline := false
 	for k, s := range c.online {
 		if k.nwid != nwid || now-s.lastRequest >= onlineWindow {
 			continue
 		}
 		if k.addr == addr {
-			deniedOnline, deniedPacket = true, s.packetID
+			deniedPacket = s.packetID
 			s.authorized = false
 			continue
 		}
 		if a, err := identity.ParseAddress(k.addr); err == nil {
-			online = append(online, a)
+			targets[a] = true
 		}
 	}
+	delete(targets, c.addr)
 	sender := c.sender
 	c.mu.Unlock()
 	if sender == nil {
 		return
 	}
-	for _, a := range online {
+	for a := range targets {
 		sender.SendCredentials(a, payload)
 	}
-	if deniedOnline {
-		sender.SendConfigError(target, deniedPacket, n, wire.ErrorNetworkAccessDenied)
-	}
-	c.log.Info("member deauthorized and revoked", "network", nwid, "member", addr, "told", len(online))
+	// The member itself, even if we have not heard from it since a restart.
+	sender.SendConfigError(target, deniedPacket, n, wire.ErrorNetworkAccessDenied)
+	c.log.Info("member deauthorized and revoked", "network", nwid, "member", addr, "told", len(targets))
 }
