@@ -3,15 +3,22 @@
 GO       ?= go
 FUZZTIME ?= 10s
 
-.PHONY: all build test fmtcheck vet bench fuzz demo clean
+.PHONY: all build test fmtcheck vet crossbuild bench fuzz demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/ztgo ./cli/ztgo
 
-test: fmtcheck vet
+test: fmtcheck vet crossbuild
 	$(GO) test -race ./...
+
+# The macOS, Windows and FreeBSD drivers are built and vetted on every run.
+crossbuild:
+	@for os in darwin windows freebsd; do \
+		echo "== GOOS=$$os"; \
+		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) vet ./drivers/... ./cli/... || exit 1; \
+	done
 
 # Fails listing the files gofmt would change.
 fmtcheck:

@@ -1,9 +1,8 @@
-//go:build !linux
+//go:build !linux && !freebsd && !darwin && !windows
 
 package cli
 
 import "github.com/ztgo/ztgo/node"
 
-// tapDevices: TAP devices on this OS are not implemented yet; networks get
-// configs but no interface.
+// tapDevices: no network device on this OS yet; networks get configs only.
 func tapDevices() node.DeviceFactory { return nil }

@@ -18,3 +18,15 @@ func Name(nwid uint64, trial int) string {
 	}
 	return string(b)
 }
+
+// BSDName is zerotier-one's FreeBSD interface name: "zt" and the 64-bit
+// network ID in 13 base32 digits (alphabet 0-9a-v), 5 bits at a time from
+// bit 60 down (service-api.md §13.2).
+func BSDName(nwid uint64) string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuv"
+	b := []byte("zt")
+	for shift := 60; shift >= 0; shift -= 5 {
+		b = append(b, alphabet[(nwid>>uint(shift))&31])
+	}
+	return string(b)
+}
