@@ -33,12 +33,18 @@ func demoCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "show the nodes' logs"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 90 * time.Second},
+			&cli.BoolFlag{Name: "netns", Usage: "separate processes with TAP devices in network namespaces (needs root)"},
 		},
+		Commands: demoHelpers(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 			defer cancel()
 			d := &demo{w: cmd.Root().Writer, start: time.Now(), verbose: cmd.Bool("verbose"), errw: cmd.Root().ErrWriter}
-			err := d.run(ctx)
+			run := d.run
+			if cmd.Bool("netns") {
+				run = d.runNetns
+			}
+			err := run(ctx)
 			d.stop()
 			if err != nil {
 				fmt.Fprintf(d.w, "FAILED after %.2fs: %v\n", time.Since(d.start).Seconds(), err)

@@ -182,3 +182,17 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestE2EDemoNetns runs `ztgo demo --netns`: it must succeed and leave no
+// namespace behind.
+func TestE2EDemoNetns(t *testing.T) {
+	lab := netlab.New(t, "ping")
+	bin := buildZtgo(t)
+	out, err := lab.Run("", bin, "demo", "--netns")
+	if err != nil || !strings.Contains(out, "steps OK") || !strings.Contains(out, "Hello from bob") {
+		t.Fatalf("demo --netns: %v\n%s", err, out)
+	}
+	if list, _ := lab.Run("", "ip", "netns", "list"); strings.Contains(list, "ztd") {
+		t.Fatalf("namespaces left behind:\n%s", list)
+	}
+}
