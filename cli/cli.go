@@ -48,6 +48,7 @@ func commands() []*cli.Command {
 		listmoonsCommand(),
 		controllerCommand(),
 		demoCommand(),
+		tcpRelayCommand(),
 		apiCommand(),
 		worldCommand(),
 		identityCommand(),

@@ -32,7 +32,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, p := range n.VL1.Peers() {
-			out = append(out, peerJSON(p, n.udp.Ports()))
+			out = append(out, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
 		}
 		reply(w, r, out)
 	})
@@ -47,7 +47,7 @@ func (n *Node) apiHandler() http.Handler {
 			reply(w, r, object{})
 			return
 		}
-		reply(w, r, peerJSON(p, n.udp.Ports()))
+		reply(w, r, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
 	})
 	// ztgo extension: a VL1 ping (ECHO), relayed or direct.
 	mux.HandleFunc("POST /ztgo/ping/{addr}", func(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +159,9 @@ func (n *Node) statusJSON() object {
 	ports := n.udp.Ports()
 	settings["allowTcpFallbackRelay"] = boolOr(s.AllowTcpFallbackRelay, true)
 	settings["forceTcpRelay"] = boolOr(s.ForceTcpRelay, false)
+	if s.TcpFallbackRelay != nil {
+		settings["tcpFallbackRelay"] = *s.TcpFallbackRelay
+	}
 	settings["portMappingEnabled"] = boolOr(s.PortMappingEnabled, true)
 	settings["primaryPort"] = int(n.port)
 	settings["secondaryPort"], settings["tertiaryPort"] = 0, 0
@@ -189,7 +192,7 @@ func (n *Node) statusJSON() object {
 		"address":              st.Address.String(),
 		"publicIdentity":       n.VL1.Identity().String(),
 		"online":               st.Online,
-		"tcpFallbackActive":    false,
+		"tcpFallbackActive":    n.bind.Tunneled(),
 		"versionMajor":         int(v.Major),
 		"versionMinor":         int(v.Minor),
 		"versionRev":           int(v.Revision),
@@ -216,7 +219,7 @@ func millis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-func peerJSON(p vl1.PeerInfo, ports []uint16) object {
+func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
 	maj, min, rev := -1, -1, -1
 	if p.Proto > 0 {
 		maj, min, rev = int(p.Version.Major), int(p.Version.Minor), int(p.Version.Revision)
@@ -244,7 +247,7 @@ func peerJSON(p vl1.PeerInfo, ports []uint16) object {
 		"latency":      p.Latency,
 		"role":         string(p.Role),
 		"isBonded":     false,
-		"tunneled":     false,
+		"tunneled":     tunneled,
 		"paths":        paths,
 	}
 }

@@ -20,11 +20,14 @@ type Settings struct {
 	AllowTcpFallbackRelay *bool   `json:"allowTcpFallbackRelay"`
 	ForceTcpRelay         *bool   `json:"forceTcpRelay"`
 	TcpFallbackRelay      *string `json:"tcpFallbackRelay"`
+	// TcpFallbackAfterMs is a ztgo extension: how long without UDP before
+	// falling back (1.14.1: 60 s, fixed).
+	TcpFallbackAfterMs *int `json:"tcpFallbackAfterMs"`
 }
 
 // honoured lists the settings keys read; the rest are logged and ignored.
 var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
-	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay"}
+	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs"}
 
 // LocalConf is local.conf. Raw keeps the whole document for /status.
 type LocalConf struct {

@@ -48,6 +48,7 @@ type Node struct {
 
 	log          *slog.Logger
 	udp          *transport.UDP
+	bind         *fallbackBind
 	fns          []transport.ReceiveFunc
 	port         uint16
 	api          *http.Server
@@ -132,10 +133,24 @@ func Open(opts Options) (*Node, error) {
 		udp.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	n := &Node{Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
+	relay := ""
+	if boolOr(s.AllowTcpFallbackRelay, true) {
+		if s.TcpFallbackRelay != nil {
+			relay = *s.TcpFallbackRelay
+		} else if planet.ID == world.EarthID {
+			relay = defaultTCPRelay
+		}
+	}
+	after := 60 * time.Second
+	if s.TcpFallbackAfterMs != nil && *s.TcpFallbackAfterMs > 0 {
+		after = time.Duration(*s.TcpFallbackAfterMs) * time.Millisecond
+	}
+	bind := newFallbackBind(udp, relay, relay != "" && boolOr(s.ForceTcpRelay, false), after)
+	fns = bind.wrap(fns)
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
-		Bind:          udp,
+		Bind:          bind,
 		Planet:        planet,
 		Moons:         moons,
 		Logger:        log,
