@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,26 +18,11 @@ func TestE2ETCPFallback(t *testing.T) {
 	lab := netlab.New(t, "ping", "nft", "bash")
 	bin := buildZtgo(t)
 	dir := t.TempDir()
-	core := lab.NS("core")
-	lab.Must(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	sites := map[string]*site{}
-	for i, name := range []string{"root", "a", "b", "relay"} {
-		s := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
-		os.MkdirAll(s.home, 0o700)
-		lab.Pair(core, "l"+name, fmt.Sprintf("198.18.%d.1/24", i+1), s.ns, "eth0", fmt.Sprintf("198.18.%d.2/24", i+1))
-		lab.Must(s.ns, "ip", "route", "add", "198.18.0.0/16", "via", fmt.Sprintf("198.18.%d.1", i+1))
-		sites[name] = s
-	}
+	sites := routedSites(t, lab, dir, "root", "a", "b", "relay")
 	lab.Start(sites["relay"].ns, "relay", bin, "tcp-relay", "--listen", "198.18.4.2:443")
-	lab.Must("", bin, "identity", "generate", filepath.Join(sites["root"].home, "identity.secret"), filepath.Join(sites["root"].home, "identity.public"))
-	pub, _ := os.ReadFile(filepath.Join(sites["root"].home, "identity.public"))
-	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e30","roots":[{"identity":%q,"stableEndpoints":["198.18.1.2/9993"]}]}`, strings.TrimSpace(string(pub)))
-	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
-	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
-	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	privatePlanet(t, lab, bin, dir, "5a7e57e30", "198.18.1.2/9993", sites["root"], sites["root"].home, sites["a"].home, sites["b"].home)
 	os.WriteFile(filepath.Join(sites["a"].home, "local.conf"), []byte(`{"settings":{"tcpFallbackRelay":"198.18.4.2/443","tcpFallbackAfterMs":3000}}`), 0o600)
 	for _, n := range []string{"root", "a", "b"} {
-		os.WriteFile(filepath.Join(sites[n].home, "planet"), planet, 0o644)
 		lab.Start(sites[n].ns, n, bin, "run", sites[n].home)
 	}
 	cli := func(s *site, args ...string) string {

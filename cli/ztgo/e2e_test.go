@@ -12,11 +12,13 @@ import (
 	"github.com/ztgo/ztgo/internal/netlab"
 )
 
-// buildZtgo compiles this binary once per test run.
+// buildZtgo compiles the binary for a test. Not with -race: the race
+// detector slows the identity proof of work tenfold, and the in-process
+// tests already run every code path under it.
 func buildZtgo(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ztgo")
-	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

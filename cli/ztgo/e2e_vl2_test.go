@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,25 +27,14 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 	lab := netlab.New(t, "ping", "iperf3")
 	bin := buildZtgo(t)
 	dir := t.TempDir()
-	core := lab.NS("core")
-	lab.Must(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	sites := map[string]*site{}
-	for i, name := range []string{"root", "ctl", "a", "b"} {
-		s := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
-		os.MkdirAll(s.home, 0o700)
-		lab.Pair(core, "l"+name, fmt.Sprintf("198.18.%d.1/24", i+1), s.ns, "eth0", fmt.Sprintf("198.18.%d.2/24", i+1))
-		lab.Must(s.ns, "ip", "route", "add", "198.18.0.0/16", "via", fmt.Sprintf("198.18.%d.1", i+1))
-		sites[name] = s
+	sites := routedSites(t, lab, dir, "root", "ctl", "a", "b")
+	var homes []string
+	for _, s := range sites {
+		homes = append(homes, s.home)
 	}
-	lab.Must("", bin, "identity", "generate", filepath.Join(sites["root"].home, "identity.secret"), filepath.Join(sites["root"].home, "identity.public"))
-	pub, _ := os.ReadFile(filepath.Join(sites["root"].home, "identity.public"))
-	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e2f","roots":[{"identity":%q,"stableEndpoints":["198.18.1.2/9993"]}]}`, strings.TrimSpace(string(pub)))
-	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
-	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
-	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	privatePlanet(t, lab, bin, dir, "5a7e57e2f", "198.18.1.2/9993", sites["root"], homes...)
 	procs := map[string]*netlab.Proc{}
 	for _, s := range sites {
-		os.WriteFile(filepath.Join(s.home, "planet"), planet, 0o644)
 		procs[s.name] = lab.Start(s.ns, s.name, bin, "run", s.home)
 	}
 	cli := func(s *site, args ...string) string {

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/ztgo/ztgo/drivers/internal/chanread"
 )
 
 // ErrClosed is returned after Close.
@@ -60,25 +62,7 @@ func (d *Device) Inject(frame []byte) error {
 
 // Read implements the frame device interface.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	var f []byte
-	select {
-	case f = <-d.in:
-	case <-d.closed:
-		return 0, ErrClosed
-	}
-	n := 0
-	for {
-		sizes[n] = copy(bufs[n][offset:], f)
-		n++
-		if n == len(bufs) {
-			return n, nil
-		}
-		select {
-		case f = <-d.in:
-		default:
-			return n, nil
-		}
-	}
+	return chanread.Read(d.in, d.closed, ErrClosed, bufs, sizes, offset)
 }
 
 // Write implements the frame device interface: frames are kept, and passed

@@ -29,6 +29,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+
+	"github.com/ztgo/ztgo/drivers/internal/chanread"
 )
 
 const nicID = 1
@@ -98,25 +100,7 @@ func (d *Device) BatchSize() int { return 32 }
 
 // Read returns frames the stack sent.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	var f []byte
-	select {
-	case f = <-d.out:
-	case <-d.closed:
-		return 0, ErrClosed
-	}
-	n := 0
-	for {
-		sizes[n] = copy(bufs[n][offset:], f)
-		n++
-		if n == len(bufs) {
-			return n, nil
-		}
-		select {
-		case f = <-d.out:
-		default:
-			return n, nil
-		}
-	}
+	return chanread.Read(d.out, d.closed, ErrClosed, bufs, sizes, offset)
 }
 
 // Write hands frames from the network to the stack.

@@ -75,7 +75,7 @@ func (l *Lab) NS(name string) string {
 // Run runs a command inside ns ("" = the test's own namespace) and returns
 // its combined output.
 func (l *Lab) Run(ns string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	if ns != "" {

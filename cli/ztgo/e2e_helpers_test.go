@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ztgo/ztgo/internal/netlab"
+)
+
+// routedSites makes a core router and, for each name, a namespace linked
+// to it at 198.18.<i+1>.2/24 with a route to 198.18.0.0/16 (no default).
+func routedSites(t *testing.T, lab *netlab.Lab, dir string, names ...string) map[string]*site {
+	t.Helper()
+	core := lab.NS("core")
+	lab.Must(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	sites := map[string]*site{}
+	for i, name := range names {
+		s := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
+		os.MkdirAll(s.home, 0o700)
+		lab.Pair(core, "l"+name, fmt.Sprintf("198.18.%d.1/24", i+1), s.ns, "eth0", fmt.Sprintf("198.18.%d.2/24", i+1))
+		lab.Must(s.ns, "ip", "route", "add", "198.18.0.0/16", "via", fmt.Sprintf("198.18.%d.1", i+1))
+		sites[name] = s
+	}
+	return sites
+}
+
+// privatePlanet gives root a new identity, signs a planet naming it at
+// rootEndpoint, and puts the planet in every home: never the public one.
+func privatePlanet(t *testing.T, lab *netlab.Lab, bin, dir, worldID, rootEndpoint string, root *site, homes ...string) {
+	t.Helper()
+	lab.Must("", bin, "identity", "generate", filepath.Join(root.home, "identity.secret"), filepath.Join(root.home, "identity.public"))
+	pub, _ := os.ReadFile(filepath.Join(root.home, "identity.public"))
+	spec := fmt.Sprintf(`{"worldType":"planet","id":%q,"roots":[{"identity":%q,"stableEndpoints":[%q]}]}`, worldID, strings.TrimSpace(string(pub)), rootEndpoint)
+	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
+	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
+	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	for _, h := range homes {
+		os.WriteFile(filepath.Join(h, "planet"), planet, 0o644)
+	}
+}
