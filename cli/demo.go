@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -39,6 +41,9 @@ func demoCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 			defer cancel()
+			// Interrupted, it still removes what it made.
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			d := &demo{w: cmd.Root().Writer, start: time.Now(), verbose: cmd.Bool("verbose"), errw: cmd.Root().ErrWriter}
 			run := d.run
 			if cmd.Bool("netns") {

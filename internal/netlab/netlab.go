@@ -81,6 +81,9 @@ func (l *Lab) Run(ns string, args ...string) (string, error) {
 	if ns != "" {
 		cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
 	}
+	// On timeout ask politely first, so the command can clean up.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
