@@ -121,3 +121,38 @@ func TestRelayIdleTimeoutAndLimit(t *testing.T) {
 		t.Fatal("idle client not disconnected")
 	}
 }
+
+// TestTCPBindIsABind: the relay behind the Bind interface, as UDP is.
+func TestTCPBindIsABind(t *testing.T) {
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	srv := &RelayServer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, ln)
+	echo, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer echo.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		n, from, err := echo.ReadFromUDPAddrPort(buf)
+		if err == nil {
+			echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	var b Bind = NewTCPBind(ln.Addr().String(), 1, 14, 1)
+	defer b.Close()
+	fns, _, _ := b.Open(0)
+	to := Endpoint{Addr: netip.MustParseAddrPort(echo.LocalAddr().String())}
+	if err := b.Send([][]byte{[]byte("0123456789abcdef")}, to); err != ErrTunnelDown {
+		t.Fatalf("send while down: %v", err)
+	}
+	b.(*TCPBind).Connect(true)
+	eventually(t, 5*time.Second, b.(*TCPBind).Up)
+	if err := b.Send([][]byte{[]byte("0123456789abcdef")}, to); err != nil {
+		t.Fatal(err)
+	}
+	bufs, sizes, eps := [][]byte{make([]byte, 100)}, []int{0}, []Endpoint{{}}
+	n, err := fns[0](bufs, sizes, eps)
+	if err != nil || n != 1 || string(bufs[0][:sizes[0]]) != "0123456789abcdef" || eps[0].Addr != to.Addr {
+		t.Fatalf("%d %v %q %v", n, err, bufs[0][:sizes[0]], eps[0])
+	}
+}

@@ -12,44 +12,34 @@ import (
 // it only with the public planet — a private deployment names its own.
 const defaultTCPRelay = "204.80.128.1/443"
 
-// fallbackBind is the node's transport: UDP, plus the TCP tunnel when no
-// UDP has been heard for a while (vl1-peers.md §11). UDP sending goes on
+// fallbackBind is the node's transport: UDP, plus the TCP relay bind when
+// no UDP has been heard for a while (vl1-peers.md §11). UDP sending goes on
 // regardless, so the node returns to UDP as soon as it works; unlike
 // 1.14.1 it tunnels whole packets, fragments included, to any address.
 type fallbackBind struct {
 	udp       *transport.UDP
-	tun       *transport.TCPTunnel // nil: fallback disabled
+	tcp       *transport.TCPBind // nil: fallback disabled
+	tcpRecv   transport.ReceiveFunc
 	force     bool
 	after     time.Duration
 	start     time.Time
 	lastUDP   atomic.Int64
-	tunSocket int
-	tunCh     chan tunnelled
-	closed    chan struct{}
-}
-
-type tunnelled struct {
-	from netip.AddrPort
-	data []byte
+	tunSocket int // the Endpoint.Socket of paths through the relay
 }
 
 func newFallbackBind(udp *transport.UDP, relay string, force bool, after time.Duration) *fallbackBind {
-	b := &fallbackBind{udp: udp, force: force, after: after, start: time.Now(), tunSocket: len(udp.Ports()),
-		tunCh: make(chan tunnelled, 256), closed: make(chan struct{})}
+	b := &fallbackBind{udp: udp, force: force, after: after, start: time.Now(), tunSocket: len(udp.Ports())}
 	if relay != "" {
 		if ep, err := transport.ParseEndpoint(relay); err == nil {
-			b.tun = transport.NewTCPTunnel(ep.Addr.String(), 1, 14, 1, func(from netip.AddrPort, data []byte) {
-				select {
-				case b.tunCh <- tunnelled{from, append([]byte(nil), data...)}:
-				default:
-				}
-			})
+			b.tcp = transport.NewTCPBind(ep.Addr.String(), 1, 14, 1)
+			fns, _, _ := b.tcp.Open(0)
+			b.tcpRecv = fns[0]
 		}
 	}
 	return b
 }
 
-// wrap stamps UDP arrivals and adds the tunnel's receive function.
+// wrap stamps UDP arrivals and adds the relay's receive function.
 func (b *fallbackBind) wrap(fns []transport.ReceiveFunc) []transport.ReceiveFunc {
 	var out []transport.ReceiveFunc
 	for _, fn := range fns {
@@ -64,57 +54,53 @@ func (b *fallbackBind) wrap(fns []transport.ReceiveFunc) []transport.ReceiveFunc
 			return n, err
 		})
 	}
-	if b.tun == nil {
+	if b.tcp == nil {
 		return out
 	}
 	return append(out, func(bufs [][]byte, sizes []int, eps []transport.Endpoint) (int, error) {
-		select {
-		case p := <-b.tunCh:
-			sizes[0] = copy(bufs[0], p.data)
-			eps[0] = transport.Endpoint{Addr: p.from, Socket: b.tunSocket}
-			return 1, nil
-		case <-b.closed:
-			return 0, transport.ErrClosed
+		n, err := b.tcpRecv(bufs, sizes, eps)
+		for i := range n {
+			eps[i].Socket = b.tunSocket
 		}
+		return n, err
 	})
 }
 
-// active decides whether to use the tunnel now, opening or closing it.
+// active decides whether to use the relay now, connecting or
+// disconnecting it.
 func (b *fallbackBind) active() bool {
-	if b.tun == nil {
+	if b.tcp == nil {
 		return false
 	}
 	now := time.Now()
-	silent := now.Sub(time.Unix(0, b.lastUDP.Load())) > b.after && now.Sub(b.start) > b.after
+	sinceUDP := now.Sub(time.Unix(0, b.lastUDP.Load()))
+	silent := sinceUDP > b.after && now.Sub(b.start) > b.after
 	switch {
 	case b.force || silent:
-		b.tun.Want(true)
-	case now.Sub(time.Unix(0, b.lastUDP.Load())) < b.after/2:
-		b.tun.Want(false)
+		b.tcp.Connect(true)
+	case sinceUDP < b.after/2:
+		b.tcp.Connect(false)
 	}
-	return (b.force || silent) && b.tun.Up()
+	return (b.force || silent) && b.tcp.Up()
 }
 
-// Tunneled reports whether the TCP tunnel is carrying traffic.
-func (b *fallbackBind) Tunneled() bool { return b.tun != nil && b.tun.Up() }
+// Tunneled reports whether the relay is carrying traffic.
+func (b *fallbackBind) Tunneled() bool { return b.tcp != nil && b.tcp.Up() }
 
 func (b *fallbackBind) Open(uint16) ([]transport.ReceiveFunc, uint16, error) {
 	panic("fallbackBind is opened through its UDP bind")
 }
 
 func (b *fallbackBind) Send(bufs [][]byte, ep transport.Endpoint) error {
-	if ep.Socket == b.tunSocket && b.tun != nil {
-		if !b.tun.Send(bufs, ep.Addr) {
-			return transport.ErrClosed
-		}
-		return nil
+	if ep.Socket == b.tunSocket && b.tcp != nil {
+		return b.tcp.Send(bufs, ep)
 	}
 	var err error
 	if !b.force {
 		err = b.udp.Send(bufs, ep)
 	}
 	if b.active() {
-		b.tun.Send(bufs, ep.Addr)
+		_ = b.tcp.Send(bufs, ep)
 	}
 	return err
 }
@@ -130,13 +116,8 @@ func (b *fallbackBind) LocalAddrs() []netip.AddrPort { return b.udp.LocalAddrs()
 func (b *fallbackBind) BatchSize() int               { return b.udp.BatchSize() }
 
 func (b *fallbackBind) Close() error {
-	select {
-	case <-b.closed:
-	default:
-		close(b.closed)
-	}
-	if b.tun != nil {
-		b.tun.Close()
+	if b.tcp != nil {
+		b.tcp.Close()
 	}
 	return b.udp.Close()
 }
