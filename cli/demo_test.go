@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ztgo/ztgo/internal/testutil"
@@ -18,7 +17,7 @@ func TestDemo(t *testing.T) {
 	// The runtime's signal loop starts with the first signal.Notify and
 	// lives for the process; start it before counting goroutines.
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGUSR2)
+	signal.Notify(c, os.Interrupt)
 	signal.Stop(c)
 	testutil.NoGoroutineLeak(t)
 	r := run(t, "demo")
