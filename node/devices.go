@@ -14,6 +14,12 @@ type Device interface {
 	Configure(up bool, addrs, routes []netip.Prefix)
 }
 
+// GatewayRouter is implemented by devices that install routes through a
+// gateway on the network (targets[i] via vias[i]).
+type GatewayRouter interface {
+	ConfigureGateways(targets []netip.Prefix, vias []netip.Addr)
+}
+
 // DeviceFactory makes the device for a joined network; nil means networks
 // get no device (configs only).
 type DeviceFactory func(nwid uint64, mac vl2wire.MAC, mtu int) (Device, error)
@@ -107,8 +113,15 @@ func (n *Node) onNetworkChange(info vl2.Info) {
 	if dev == nil {
 		return
 	}
-	addrs, routes := n.Home.loadSettings(info.NetworkID).allowed(info)
-	dev.Configure(info.Status == vl2.StatusOK, addrs, routes)
+	addrs, routes, gwTargets, gwVias := n.Home.loadSettings(info.NetworkID).allowedWithGateways(info)
+	up := info.Status == vl2.StatusOK
+	dev.Configure(up, addrs, routes)
+	if g, ok := dev.(GatewayRouter); ok {
+		if !up {
+			gwTargets, gwVias = nil, nil
+		}
+		g.ConfigureGateways(gwTargets, gwVias)
+	}
 }
 
 func (n *Node) closeDevices() {

@@ -82,8 +82,18 @@ func applySettings(s netSettings, body []byte) netSettings {
 // settings: nothing unless allowManaged; global addresses only with
 // allowGlobal; default routes only with allowDefault.
 func (s netSettings) allowed(info vl2.Info) (addrs, routes []netip.Prefix) {
+	addrs, routes, _, _ = s.allowedWithGateways(info)
+	return addrs, routes
+}
+
+// allowedWithGateways also returns the routes through a gateway on the
+// network (service-api.md §13.1): skipped when the gateway is one of our
+// own addresses (we are the router); a default route, only with
+// allowDefault, is split in two halves so it overrides the system default
+// without deleting it.
+func (s netSettings) allowedWithGateways(info vl2.Info) (addrs, routes, gwTargets []netip.Prefix, gwVias []netip.Addr) {
 	if !s.AllowManaged {
-		return nil, nil
+		return nil, nil, nil, nil
 	}
 	global := func(p netip.Prefix) bool {
 		a := p.Addr()
@@ -94,15 +104,40 @@ func (s netSettings) allowed(info vl2.Info) (addrs, routes []netip.Prefix) {
 			addrs = append(addrs, a)
 		}
 	}
+	own := func(ip netip.Addr) bool {
+		for _, a := range info.Addresses {
+			if a.Addr() == ip {
+				return true
+			}
+		}
+		return false
+	}
 	for _, r := range info.Routes {
 		switch {
 		case r.Via.IsValid():
-			continue // gatewayed routes are not installed yet
+			if own(r.Via) || (r.Target.Bits() == 0 && !s.AllowDefault) || (global(r.Target) && r.Target.Bits() > 0 && !s.AllowGlobal) {
+				continue
+			}
+			for _, t := range splitDefault(r.Target) {
+				gwTargets, gwVias = append(gwTargets, t), append(gwVias, r.Via)
+			}
 		case r.Target.Bits() == 0 && !s.AllowDefault:
 		case global(r.Target) && !s.AllowGlobal:
 		default:
 			routes = append(routes, r.Target)
 		}
 	}
-	return addrs, routes
+	return addrs, routes, gwTargets, gwVias
+}
+
+// splitDefault turns 0.0.0.0/0 into 0.0.0.0/1 + 128.0.0.0/1 (and ::/0
+// likewise); other prefixes stay as they are.
+func splitDefault(p netip.Prefix) []netip.Prefix {
+	if p.Bits() != 0 {
+		return []netip.Prefix{p}
+	}
+	if p.Addr().Is4() {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+	}
+	return []netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
 // testIdentity is a fixed identity so tests skip the proof of work.
@@ -252,5 +254,32 @@ func TestControllerAndNetworksThroughAPI(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, "networks.d", id+".conf")); !os.IsNotExist(err) {
 		t.Fatal("networks.d file kept after leave")
+	}
+}
+
+func TestAllowedWithGateways(t *testing.T) {
+	info := vl2.Info{
+		Addresses: []netip.Prefix{netip.MustParsePrefix("10.1.0.5/24")},
+		Routes: []vl2wire.Route{
+			{Target: netip.MustParsePrefix("10.1.0.0/24")},
+			{Target: netip.MustParsePrefix("10.200.0.0/16"), Via: netip.MustParseAddr("10.1.0.1")},
+			{Target: netip.MustParsePrefix("10.201.0.0/16"), Via: netip.MustParseAddr("10.1.0.5")}, // we are the router
+			{Target: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("10.1.0.1")},
+		},
+	}
+	_, routes, gw, vias := defaultSettings.allowedWithGateways(info)
+	if len(routes) != 1 || len(gw) != 1 || gw[0] != netip.MustParsePrefix("10.200.0.0/16") || vias[0] != netip.MustParseAddr("10.1.0.1") {
+		t.Fatalf("default settings: %v %v %v", routes, gw, vias)
+	}
+	s := defaultSettings
+	s.AllowDefault = true
+	_, _, gw, _ = s.allowedWithGateways(info)
+	if len(gw) != 3 || gw[1] != netip.MustParsePrefix("0.0.0.0/1") || gw[2] != netip.MustParsePrefix("128.0.0.0/1") {
+		t.Fatalf("allowDefault: %v", gw)
+	}
+	s = defaultSettings
+	s.AllowManaged = false
+	if a, r, g, _ := s.allowedWithGateways(info); a != nil || r != nil || g != nil {
+		t.Fatal("allowManaged=0 still manages")
 	}
 }

@@ -47,7 +47,7 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 		}
 	}
 	out := cli(sites["ctl"], "controller", "network", "create", "--json",
-		`{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
+		`{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"},{"target":"10.200.0.0/16","via":"10.147.17.1"}]}`)
 	var netw map[string]any
 	if err := json.Unmarshal([]byte(out), &netw); err != nil {
 		t.Fatalf("network create: %v %q", err, out)
@@ -95,6 +95,10 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 		}) {
 			t.Fatalf("%s: %s", m, cli(sites[m], "listnetworks"))
 		}
+	}
+	// The managed route through a gateway on the network is installed.
+	if out, _ := lab.Run(sites["a"].ns, "ip", "route", "show", "10.200.0.0/16"); !strings.Contains(out, "via 10.147.17.1 dev zt") {
+		t.Fatalf("gatewayed managed route missing:\n%s", out)
 	}
 	ping := func(from *site, args ...string) error {
 		_, err := lab.Run(from.ns, append([]string{"ping", "-c", "3", "-W", "2", "-i", "0.2"}, args...)...)
@@ -161,6 +165,9 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 		t.Fatalf("deauthorized member still has its address after 1 s:\n%s", out)
 	}
 	t.Logf("deauthorized member dropped its addresses after %v", time.Since(start))
+	if out, _ := lab.Run(sites["b"].ns, "ip", "route", "show", "10.200.0.0/16"); strings.Contains(out, "via") {
+		t.Fatalf("deauthorized member keeps the managed route:\n%s", out)
+	}
 	if err := ping(sites["a"], ips["b"][0]); err == nil {
 		t.Fatal("deauthorized member still answers pings")
 	}

@@ -25,6 +25,7 @@ type Device struct {
 	mu     sync.Mutex
 	addrs  []netip.Prefix
 	routes []netip.Prefix
+	gws    []netlink.Route
 }
 
 // New creates the TAP interface for a network, sets its MAC and MTU and
@@ -156,6 +157,31 @@ func (d *Device) Configure(up bool, addrs, routes []netip.Prefix) {
 		}
 	}
 	d.routes = installed
+}
+
+// ConfigureGateways installs routes through gateways on the network,
+// metric 5000 as zerotier-one uses, replacing the previous set.
+func (d *Device) ConfigureGateways(targets []netip.Prefix, vias []netip.Addr) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var want []netlink.Route
+	for i, t := range targets {
+		want = append(want, netlink.Route{LinkIndex: d.link.Attrs().Index, Dst: ipNet(t.Masked()), Gw: net.IP(vias[i].AsSlice()),
+			Priority: 5000, Protocol: unix.RTPROT_STATIC})
+	}
+	same := func(a, b netlink.Route) bool { return a.Dst.String() == b.Dst.String() && a.Gw.Equal(b.Gw) }
+	for _, r := range d.gws {
+		if !slices.ContainsFunc(want, func(w netlink.Route) bool { return same(w, r) }) {
+			_ = netlink.RouteDel(&r)
+		}
+	}
+	var installed []netlink.Route
+	for _, r := range want {
+		if err := netlink.RouteReplace(&r); err == nil {
+			installed = append(installed, r)
+		}
+	}
+	d.gws = installed
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
