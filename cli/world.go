@@ -15,6 +15,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/ztgo/ztgo/layer1-vl1/world"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 func worldCommand() *cli.Command {
@@ -141,7 +143,7 @@ func worldShow(ctx context.Context, cmd *cli.Command) error {
 	for _, r := range w.Roots {
 		var eps []string
 		for _, e := range r.StableEndpoints {
-			eps = append(eps, e.Addr().Unmap().String()+"/"+fmt.Sprint(e.Port()))
+			eps = append(eps, transport.FormatAddrPort(e))
 		}
 		roots = append(roots, map[string]any{"identity": r.Identity.String(), "stableEndpoints": eps})
 	}

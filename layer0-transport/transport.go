@@ -31,29 +31,39 @@ func (e Endpoint) String() string {
 	return FormatAddrPort(e.Addr)
 }
 
-// FormatAddrPort writes an address the way ZeroTier prints paths: ip/port.
+// FormatAddrPort writes an address the way ZeroTier prints paths: ip/port
+// ("-" for none). It is the one formatter of the project; wire re-exports it.
 func FormatAddrPort(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return "-"
+	}
 	return ap.Addr().Unmap().String() + "/" + strconv.Itoa(int(ap.Port()))
 }
 
-// ParseEndpoint reads "ip/port" (ZeroTier's form) or "ip:port" / "[ip6]:port".
-func ParseEndpoint(s string) (Endpoint, error) {
+// ParseAddrPort reads "ip/port" (ZeroTier's form) or "ip:port" / "[ip6]:port".
+func ParseAddrPort(s string) (netip.AddrPort, error) {
 	if i := strings.LastIndexByte(s, '/'); i > 0 {
 		ip, err := netip.ParseAddr(s[:i])
 		if err != nil {
-			return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, err)
+			return netip.AddrPort{}, fmt.Errorf("address %q: %w", s, err)
 		}
 		port, err := strconv.ParseUint(s[i+1:], 10, 16)
 		if err != nil {
-			return Endpoint{}, fmt.Errorf("endpoint %q: bad port", s)
+			return netip.AddrPort{}, fmt.Errorf("address %q: bad port", s)
 		}
-		return Endpoint{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
+		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %q: want ip/port or ip:port", s)
+		return netip.AddrPort{}, fmt.Errorf("address %q: want ip/port or ip:port", s)
 	}
-	return Endpoint{Addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}, nil
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// ParseEndpoint reads an endpoint as ParseAddrPort does (any socket 0).
+func ParseEndpoint(s string) (Endpoint, error) {
+	ap, err := ParseAddrPort(s)
+	return Endpoint{Addr: ap}, err
 }
 
 // ReceiveFunc reads up to len(bufs) datagrams into bufs, setting sizes[i]

@@ -13,6 +13,8 @@ import (
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 func moonJSON(w *world.World) object {
@@ -20,7 +22,7 @@ func moonJSON(w *world.World) object {
 	for _, r := range w.Roots {
 		eps := []string{}
 		for _, e := range r.StableEndpoints {
-			eps = append(eps, e.Addr().Unmap().String()+"/"+fmt.Sprint(e.Port()))
+			eps = append(eps, transport.FormatAddrPort(e))
 		}
 		roots = append(roots, object{"identity": r.Identity.String(), "stableEndpoints": eps})
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 // ErrInetAddress is wrapped by InetAddress decoding failures.
@@ -88,25 +88,7 @@ func ReadInetAddress(b []byte) (netip.AddrPort, int, error) {
 }
 
 // FormatAddrPort prints an address the way ZeroTier does: ip/port.
-func FormatAddrPort(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return "-"
-	}
-	return fmt.Sprintf("%s/%d", ap.Addr().Unmap(), ap.Port())
-}
+func FormatAddrPort(ap netip.AddrPort) string { return transport.FormatAddrPort(ap) }
 
 // ParseAddrPort reads ZeroTier's ip/port form (and also ip:port / [ip]:port).
-func ParseAddrPort(s string) (netip.AddrPort, error) {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		ip, err := netip.ParseAddr(s[:i])
-		if err != nil {
-			return netip.AddrPort{}, err
-		}
-		port, err := strconv.ParseUint(s[i+1:], 10, 16)
-		if err != nil {
-			return netip.AddrPort{}, fmt.Errorf("bad port in %q", s)
-		}
-		return netip.AddrPortFrom(ip, uint16(port)), nil
-	}
-	return netip.ParseAddrPort(s)
-}
+func ParseAddrPort(s string) (netip.AddrPort, error) { return transport.ParseAddrPort(s) }
