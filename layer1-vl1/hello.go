@@ -166,7 +166,7 @@ func (n *Node) worldsFor(h *wire.Hello) []byte {
 }
 
 // handleOK is _doOK: only replies to requests we sent are processed.
-func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt wire.Packet, buf *[]byte) bool {
+func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt wire.Packet, wireID uint64, buf *[]byte) bool {
 	hops := pkt.Hops()
 	payload := pkt.Payload()
 	if len(payload) < 9 {
@@ -221,7 +221,7 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		n.echoAnswered(now, ok.InReID, hops)
 	default:
 		if inRe.IsVL2() {
-			handed = n.handToUpper(p, pa, wire.VerbOK, pkt.ID(), hops, payload, buf)
+			handed = n.handToUpper(p, pa, wire.VerbOK, wireID, hops, payload, buf)
 		}
 	}
 	n.received(now, p, pa, hops, wire.VerbOK, inRe, false)

@@ -77,7 +77,7 @@ type Config struct {
 // Node is one VL1 engine. All methods are safe for concurrent use.
 type Node struct {
 	self     *identity.Identity
-	selfBin  []byte // public identity, binary, for HELLO
+	selfPub  *identity.Identity // without secret: what HELLO and WHOIS carry
 	addr     identity.Address
 	bind     transport.Bind
 	upper    Upper
@@ -140,7 +140,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		self:          cfg.Identity,
-		selfBin:       cfg.Identity.AppendBinary(nil, false),
+		selfPub:       cfg.Identity.Public(),
 		addr:          cfg.Identity.Address(),
 		bind:          cfg.Bind,
 		upper:         cfg.Upper,
@@ -221,8 +221,9 @@ func (n *Node) Receive(ep transport.Endpoint, data []byte) {
 	now := n.now()
 	n.mu.Lock()
 	n.receive(now, ep, data)
+	ds, upper := n.takeDeliveries(), n.upper
 	n.mu.Unlock()
-	n.flushDeliveries(now)
+	n.handOver(now, upper, ds)
 }
 
 // Tick runs the timers that are due and returns when it wants to be called
@@ -231,9 +232,9 @@ func (n *Node) Tick() time.Time {
 	now := n.now()
 	n.mu.Lock()
 	next := n.tick(now)
-	upper := n.upper
+	ds, upper := n.takeDeliveries(), n.upper
 	n.mu.Unlock()
-	n.flushDeliveries(now)
+	n.handOver(now, upper, ds)
 	nt := time.UnixMilli(next)
 	if t, ok := upper.(Ticker); ok {
 		if un := t.Tick(time.UnixMilli(now)); un.Before(nt) {

@@ -160,7 +160,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	switch verb {
 	case wire.VerbNOP:
 	case wire.VerbOK:
-		return n.handleOK(now, ep, pa, p, pkt, buf)
+		return n.handleOK(now, ep, pa, p, pkt, wireID, buf)
 	case wire.VerbERROR:
 		e, err := wire.ParseError(payload)
 		if err != nil {
@@ -207,48 +207,47 @@ func (n *Node) handToUpper(p *Peer, pa *Path, verb wire.Verb, wireID uint64, hop
 	if n.upper == nil {
 		return false
 	}
-	owned := buf != nil
-	if !owned {
-		// Another goroutine may flush this delivery after the datagram's
-		// buffer is reused: copy into pooled storage.
-		buf = bufPool.Get().(*[]byte)
-		payload = append((*buf)[:0], payload...)
-	}
+	// Without a pooled buffer the payload lives in the caller's datagram
+	// (or a parked copy): valid until Receive returns, and Receive hands
+	// over the deliveries its own call queued before returning.
 	n.deliver = append(n.deliver, delivery{in: Inbound{From: p.id.Address(), Verb: verb, PacketID: wireID, Hops: hops, Payload: payload}, peer: p, path: pa, buf: buf})
-	return owned
+	return buf != nil
 }
 
-// flushDeliveries hands queued packets to the upper layer, without the
-// lock, and records trust for the ones it accepted.
-func (n *Node) flushDeliveries(now int64) {
-	for {
-		n.mu.Lock()
-		if len(n.deliver) == 0 {
-			n.mu.Unlock()
-			return
-		}
-		ds := n.deliver
-		n.deliver, n.deliverSpare = n.deliverSpare[:0], nil
-		upper := n.upper
-		n.mu.Unlock()
-		for i := range ds {
-			d := &ds[i]
-			trusted := upper != nil && upper.HandleVL2(d.in)
-			if d.buf != nil {
-				bufPool.Put(d.buf)
-			}
-			if trusted {
-				n.mu.Lock()
-				d.peer.lastTrust = now
-				d.path.lastTrust = now
-				n.mu.Unlock()
-			}
-		}
-		clear(ds)
-		n.mu.Lock()
-		if n.deliverSpare == nil {
-			n.deliverSpare = ds[:0]
-		}
-		n.mu.Unlock()
+// takeDeliveries removes the queued deliveries; with n.mu held. Only the
+// call that queued them takes them, so payloads in its datagram are valid.
+func (n *Node) takeDeliveries() []delivery {
+	if len(n.deliver) == 0 {
+		return nil
 	}
+	ds := n.deliver
+	n.deliver, n.deliverSpare = n.deliverSpare[:0], nil
+	return ds
+}
+
+// handOver gives deliveries to the upper layer, without the lock, and
+// records trust for the ones it accepted.
+func (n *Node) handOver(now int64, upper Upper, ds []delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	for i := range ds {
+		d := &ds[i]
+		trusted := upper != nil && upper.HandleVL2(d.in)
+		if d.buf != nil {
+			bufPool.Put(d.buf)
+		}
+		if trusted {
+			n.mu.Lock()
+			d.peer.lastTrust = now
+			d.path.lastTrust = now
+			n.mu.Unlock()
+		}
+	}
+	clear(ds)
+	n.mu.Lock()
+	if n.deliverSpare == nil {
+		n.deliverSpare = ds[:0]
+	}
+	n.mu.Unlock()
 }

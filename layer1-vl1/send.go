@@ -130,6 +130,7 @@ func (n *Node) sendHello(now int64, p *Peer, ep transport.Endpoint) {
 		Minor:               n.version.Minor,
 		Revision:            n.version.Revision,
 		Timestamp:           uint64(now),
+		Identity:            n.selfPub,
 		HasDestination:      true,
 		PhysicalDestination: ep.Addr,
 		HasWorld:            true,
@@ -143,19 +144,13 @@ func (n *Node) sendHello(now int64, p *Peer, ep transport.Endpoint) {
 		h.Moons = append(h.Moons, wire.MoonRef{Type: 127, ID: id})
 	}
 	pkt := wire.NewPacket(n.pktBuf[:0], n.packetID(), p.id.Address(), n.addr, wire.VerbHELLO)
-	pkt = n.appendHello(pkt, &h)
+	pkt = h.AppendPayload(pkt)
 	if off := h.CryptOffset(); off > 0 {
 		wire.CryptField(pkt, p.keys, wire.IdxPayload+off)
 	}
 	all := transport.Endpoint{Addr: ep.Addr, Socket: transport.AnySocket}
 	n.transmit(now, p, pkt, wire.SuitePoly1305None, all, n.pathFor(ep), true)
 	n.stats.HellosSent++
-}
-
-// appendHello appends the HELLO payload; the identity is our cached binary.
-func (n *Node) appendHello(pkt wire.Packet, h *wire.Hello) wire.Packet {
-	h.Identity = n.self.Public()
-	return append(pkt, h.AppendPayload(nil)...)
 }
 
 // sendHelloRelayed sends a HELLO addressed to p through the best upstream.

@@ -194,7 +194,7 @@ func (n *Node) Now() time.Time { return n.clock() }
 // PeerIdentity returns a known peer's identity, or nil (then RequestWhois).
 func (n *Node) PeerIdentity(a identity.Address) *identity.Identity {
 	if a == n.addr {
-		return n.self.Public()
+		return n.selfPub
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -43,7 +43,7 @@ func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload 
 	for _, a := range w.Addresses {
 		switch {
 		case a == n.addr:
-			found.Identities = append(found.Identities, n.self.Public())
+			found.Identities = append(found.Identities, n.selfPub)
 		case n.peers[a] != nil:
 			found.Identities = append(found.Identities, n.peers[a].id)
 		default:
