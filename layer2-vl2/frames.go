@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
@@ -13,6 +14,10 @@ import (
 )
 
 const ethHeader = 14
+
+// payloadPool holds buffers for outgoing unicast frames: VL1 copies the
+// payload into its packet, so the buffer is free again after Send.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 10240); return &b }}
 
 // deferredFrame is a frame from a peer that failed the gate, kept for 5 s
 // in case its credentials arrive (vl2.md §2, deferred processing).
@@ -164,7 +169,8 @@ func (n *Network) deliver(dst, src vl2wire.MAC, et uint16, payload []byte) {
 	b = binary.BigEndian.AppendUint16(b, et)
 	b = append(b, payload...)
 	n.frameBuf = b
-	if _, err := n.dev.Write([][]byte{b}, 0); err != nil {
+	n.frameBufs[0] = b
+	if _, err := n.dev.Write(n.frameBufs[:], 0); err != nil {
 		n.s.log.Debug("device write failed", "network", vl2wire.NetworkIDString(n.id), "err", err)
 	}
 }
@@ -204,7 +210,10 @@ func (n *Network) HandleFrame(frame []byte) {
 		}
 		n.pushCredentialsIfNeeded(now, to, false)
 		f := vl2wire.Frame{NetworkID: n.id, EtherType: et, Payload: payload}
-		n.s.send(to, wire.VerbFRAME, f.AppendPayload(nil), false)
+		buf := payloadPool.Get().(*[]byte)
+		*buf = f.AppendPayload((*buf)[:0])
+		n.s.send(to, wire.VerbFRAME, *buf, false) // VL1 copies it into the packet
+		payloadPool.Put(buf)
 	default:
 		n.sendToBridges(now, dst, src, et, payload)
 	}
@@ -248,7 +257,7 @@ func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et u
 		n.mu.Unlock()
 		return rules.Result{}, false
 	}
-	env := &ruleEnv{n: n, peer: n.members[to], inbound: false}
+	env := n.envLocked(n.members[to], false)
 	p := rules.Packet{Inbound: false, ZTSource: uint64(n.s.addr), ZTDest: uint64(to), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
 	res := rules.Evaluate(n.rules, &p, env)
 	if res.Action == rules.NoMatch {
@@ -282,19 +291,15 @@ func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et 
 		return 0
 	}
 	m := n.members[from]
-	env := &ruleEnv{n: n, peer: m, inbound: true}
+	env := n.envLocked(m, true)
 	p := rules.Packet{Inbound: true, ZTSource: uint64(from), ZTDest: uint64(n.s.addr), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
 	res := rules.Evaluate(n.rules, &p, env)
 	if res.Action == rules.NoMatch && m != nil {
 		for _, c := range m.caps {
-			if c.Timestamp < n.config.Timestamp-n.config.CredentialTimeMaxDelta || c.Timestamp > n.config.Timestamp+n.config.CredentialTimeMaxDelta {
+			if !n.credentialTimeValid(c.cap.Timestamp) {
 				continue
 			}
-			rs, _, err := rules.ParseRules(c.Rules, c.RuleCount)
-			if err != nil {
-				continue
-			}
-			if r := rules.Evaluate(rs, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
+			if r := rules.Evaluate(c.rules, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
 				res = r
 				break
 			}
@@ -317,6 +322,13 @@ func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et 
 		n.sendExtFrame(n.s.now(), identity.Address(res.ZTDest), 0x0a, dst, src, et, payload)
 	}
 	return 0
+}
+
+// envLocked readies the network's one rule environment (n.mu held):
+// reused so that evaluating a frame allocates nothing.
+func (n *Network) envLocked(peer *membership, inbound bool) *ruleEnv {
+	n.env = ruleEnv{n: n, peer: peer, inbound: inbound}
+	return &n.env
 }
 
 // ruleEnv answers the rules engine's questions; used with n.mu held.

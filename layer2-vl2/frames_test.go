@@ -13,7 +13,7 @@ import (
 
 func hw(m vl2wire.MAC) net.HardwareAddr { return net.HardwareAddr(m.Append(nil)) }
 
-func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
@@ -38,7 +38,7 @@ func arpReply(t *testing.T, src, dst vl2wire.MAC, srcIP, dstIP netip.Addr) []byt
 			DstHwAddress: hw(dst), DstProtAddress: dstIP.AsSlice()})
 }
 
-func icmpEcho(t *testing.T, src, dst vl2wire.MAC, srcIP, dstIP netip.Addr, seq uint16) []byte {
+func icmpEcho(t testing.TB, src, dst vl2wire.MAC, srcIP, dstIP netip.Addr, seq uint16) []byte {
 	return serialize(t,
 		&layers.Ethernet{SrcMAC: hw(src), DstMAC: hw(dst), EthernetType: layers.EthernetTypeIPv4},
 		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: srcIP.AsSlice(), DstIP: dstIP.AsSlice()},

@@ -2,6 +2,7 @@ package vl2
 
 import (
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer2-vl2/rules"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
@@ -11,17 +12,29 @@ type membership struct {
 	comRevoked   int64 // COMs with timestamp ≤ this are revoked
 	revThreshold map[[2]uint32]int64
 	tags         map[uint32]*vl2wire.Tag
-	caps         map[uint32]*vl2wire.Capability
+	caps         map[uint32]heldCap
 	coos         map[uint32]*vl2wire.COO
 	lastPushed   int64 // our credentials sent to it
 	lastLikes    int64 // our LIKEs sent to it
 	lastAsked    int64 // it asked for our credentials
+
+	// The last agreement check, kept while neither COM changes: checking
+	// costs a SHA-384 of the peer's key and a VL1 lookup, on every frame.
+	agreedMine, agreedTheirs *vl2wire.COM
+	agreed                   bool
+}
+
+// heldCap is a peer's capability with its rules decoded once, not per
+// frame.
+type heldCap struct {
+	cap   *vl2wire.Capability
+	rules []rules.Rule
 }
 
 func (n *Network) memberLocked(a identity.Address) *membership {
 	m := n.members[a]
 	if m == nil {
-		m = &membership{revThreshold: map[[2]uint32]int64{}, tags: map[uint32]*vl2wire.Tag{}, caps: map[uint32]*vl2wire.Capability{}, coos: map[uint32]*vl2wire.COO{}}
+		m = &membership{revThreshold: map[[2]uint32]int64{}, tags: map[uint32]*vl2wire.Tag{}, caps: map[uint32]heldCap{}, coos: map[uint32]*vl2wire.COO{}}
 		n.members[a] = m
 	}
 	return m
@@ -45,8 +58,14 @@ func (n *Network) gateLocked(a identity.Address) bool {
 	if m == nil || m.com == nil || n.config.COM == nil || m.com.Timestamp() <= m.comRevoked {
 		return false
 	}
-	id := n.s.node.PeerIdentity(a)
-	return id != nil && n.config.COM.AgreesWith(m.com, id)
+	if m.agreedMine != n.config.COM || m.agreedTheirs != m.com {
+		id := n.s.node.PeerIdentity(a)
+		if id == nil {
+			return false
+		}
+		m.agreedMine, m.agreedTheirs, m.agreed = n.config.COM, m.com, n.config.COM.AgreesWith(m.com, id)
+	}
+	return m.agreed
 }
 
 func (n *Network) controllerIdentity() *identity.Identity {
@@ -110,10 +129,14 @@ func (n *Network) addCapability(c *vl2wire.Capability) bool {
 	if th, ok := m.revThreshold[[2]uint32{uint32(vl2wire.CredentialCapability), c.ID}]; ok && c.Timestamp <= th {
 		return false
 	}
-	if old := m.caps[c.ID]; old != nil && old.Timestamp > c.Timestamp {
+	if old, ok := m.caps[c.ID]; ok && old.cap.Timestamp > c.Timestamp {
 		return false
 	}
-	m.caps[c.ID] = c
+	rs, _, err := rules.ParseRules(c.Rules, c.RuleCount)
+	if err != nil {
+		return false
+	}
+	m.caps[c.ID] = heldCap{c, rs}
 	return true
 }
 

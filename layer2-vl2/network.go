@@ -52,6 +52,8 @@ type Network struct {
 	destroyed        bool
 	portError        bool
 	frameBuf         []byte
+	frameBufs        [1][]byte
+	env              ruleEnv
 }
 
 type capRules struct {

@@ -20,7 +20,7 @@ import (
 )
 
 // api calls the controller's REST API as ztncui or zero-ui would.
-func api(t *testing.T, m *vl2test.Member, method, path string, body any) map[string]any {
+func api(t testing.TB, m *vl2test.Member, method, path string, body any) map[string]any {
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -59,7 +59,7 @@ func (l *lab) mac(m *vl2test.Member) vl2wire.MAC { return m.Switch.Network(l.nwi
 
 // newLab: a controller and n members on a private network with an IPv4
 // pool, all authorized through the REST API.
-func newLab(t *testing.T, n int, dir string, network map[string]any) *lab {
+func newLab(t testing.TB, n int, dir string, network map[string]any) *lab {
 	h := vl2test.New(t, vl1test.Options{})
 	l := &lab{h: h, ctl: h.AddController("ctl", dir)}
 	body := map[string]any{"name": "lab", "private": true, "v4AssignMode": map[string]any{"zt": true},
