@@ -3,8 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -80,32 +81,15 @@ func rulesCompile(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fail(exitFailure, "%s:%v", cmd.Args().First(), err)
 	}
-	out := map[string]any{"rules": c.Rules, "capabilities": capsList(c), "tags": tagsList(c)}
+	out := map[string]any{"rules": c.Rules, "capabilities": byName(c.Capabilities), "tags": byName(c.Tags)}
 	return printJSON(cmd.Root().Writer, out)
 }
 
-func capsList(c *rules.Compiled) []any {
-	names := make([]string, 0, len(c.Capabilities))
-	for n := range c.Capabilities {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+// byName lists a map's values in the order of their names.
+func byName[V any](m map[string]V) []any {
 	out := []any{}
-	for _, n := range names {
-		out = append(out, c.Capabilities[n])
-	}
-	return out
-}
-
-func tagsList(c *rules.Compiled) []any {
-	names := make([]string, 0, len(c.Tags))
-	for n := range c.Tags {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := []any{}
-	for _, n := range names {
-		out = append(out, c.Tags[n])
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,22 +70,13 @@ func TestWorldErrors(t *testing.T) {
 	}
 	// A moon with its key in the JSON (initmoon's format) needs no --key.
 	kp, _ := world.GenerateKeyPair(strings.NewReader(strings.Repeat("k", 64)))
-	withKey := writeFile(t, dir, "moon.json", `{"worldType":"moon","id":"cbf31c2eda","signingKey":"`+hexOf(kp.Public[:])+`","signingKey_SECRET":"`+hexOf(kp.Secret[:])+`","roots":[{"identity":"`+rootIdentityPublic+`","stableEndpoints":["198.18.1.2/9993"]}]}`)
+	withKey := writeFile(t, dir, "moon.json", `{"worldType":"moon","id":"cbf31c2eda","signingKey":"`+hex.EncodeToString(kp.Public[:])+`","signingKey_SECRET":"`+hex.EncodeToString(kp.Secret[:])+`","roots":[{"identity":"`+rootIdentityPublic+`","stableEndpoints":["198.18.1.2/9993"]}]}`)
 	wd, _ := os.Getwd()
 	os.Chdir(dir)
 	defer os.Chdir(wd)
 	if r := run(t, "world", "create", withKey); r.code != 0 || !strings.Contains(r.stdout, "000000cbf31c2eda.moon") {
 		t.Fatalf("%+v", r)
 	}
-}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, x := range b {
-		out = append(out, digits[x>>4], digits[x&15])
-	}
-	return string(out)
 }
 
 func TestRulesCompile(t *testing.T) {

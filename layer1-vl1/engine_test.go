@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztgo/ztgo/layer0-transport/memnet"
 	"github.com/ztgo/ztgo/layer1-vl1/vl1test"
 )
 
@@ -49,6 +48,4 @@ func TestFirstContactRelayedThenDirect(t *testing.T) {
 	if got := root.Stats().Relayed; got != relayed {
 		t.Fatalf("root still relaying after the direct path formed: %d -> %d", relayed, got)
 	}
-	t.Log(h.Describe())
-	_ = memnet.FullCone
 }

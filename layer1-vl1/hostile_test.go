@@ -86,7 +86,6 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 	pingUntil(h, a, b, func() bool { return a.DirectPath(b.Address()) }, 20*time.Second)
 	rng := rand.New(rand.NewPCG(1, 2))
 	from := transport.Endpoint{Addr: netip.MustParseAddrPort("198.18.9.9:9993")}
-	var captured [][]byte
 	for _, n := range []*vl1test.Node{h.Roots[0], a} {
 		before := n.Stats()
 		for i := range 3000 {
@@ -98,7 +97,6 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 				n.Address().Put(buf[8:13]) // addressed to the node
 				b.Address().Put(buf[13:])  // "from" b
 			}
-			captured = append(captured, buf)
 			n.Receive(from, buf)
 		}
 		after := n.Stats()

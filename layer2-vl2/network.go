@@ -3,7 +3,6 @@ package vl2
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sync"
 
@@ -39,7 +38,6 @@ type Network struct {
 	dict             []byte
 	rules            []rules.Rule
 	myCaps           []capRules
-	status           Status
 	failure          Status // ACCESS_DENIED etc., or StatusOK for none
 	lastConfigUpdate int64
 	lastRequest      int64
@@ -355,19 +353,6 @@ func cmpU64(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// ownsIP reports whether ip is one of our static addresses.
-func (n *Network) ownsIPLocked(ip netip.Addr) bool {
-	if n.config == nil {
-		return false
-	}
-	for _, p := range n.config.StaticIPs {
-		if p.Addr() == ip {
-			return true
-		}
-	}
-	return false
 }
 
 // Refresh re-sends the network's state to its owner (OnChange), e.g. once

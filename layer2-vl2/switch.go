@@ -245,9 +245,9 @@ func (s *Switch) SendConfig(to identity.Address, packetID, nwid uint64, dict []b
 	return nil
 }
 
-// SendConfigError reports a controller error to a requester (nothing is
-// sent for pushes, packetID 0, except ACCESS_DENIED, which ztgo sends so
-// a deauthorized member learns it at once).
+// SendConfigError reports a controller error to a member; the controller
+// decides when (it also tells a deauthorized member unasked). An error for
+// this node itself is applied directly.
 func (s *Switch) SendConfigError(to identity.Address, packetID, nwid uint64, code wire.ErrorCode) {
 	if to == s.addr {
 		if n := s.Network(nwid); n != nil {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2test"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
@@ -168,5 +166,4 @@ func TestControllerOfflineMembersKeepTalkingNewCannotJoin(t *testing.T) {
 	if st := n.Switch.Network(l.nwid).Status(); st != vl2.StatusRequestingConfiguration {
 		t.Fatalf("new member status %v with the controller offline", st)
 	}
-	_ = layers.LayerTypeARP
 }

@@ -3,6 +3,8 @@ package vl2_test
 import (
 	"testing"
 	"time"
+
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
 // TestRulesLanguageThroughTheAPI: the controller takes Central's rules
@@ -21,7 +23,7 @@ accept;
 `
 	l := newLab(t, 2, "", map[string]any{"rulesSource": src})
 	a, b := l.members[0], l.members[1]
-	n := api(t, l.ctl, "GET", "/controller/network/"+fmtNWID(l.nwid), nil)
+	n := api(t, l.ctl, "GET", "/controller/network/"+vl2wire.NetworkIDString(l.nwid), nil)
 	if rs := n["rules"].([]any); len(rs) < 6 || n["rulesSource"] != src {
 		t.Fatalf("compiled rules not stored: %v", n["rules"])
 	}
@@ -40,14 +42,4 @@ accept;
 			t.Errorf("%s: delivered %d, want %d", c.name, len(got), c.want)
 		}
 	}
-}
-
-func fmtNWID(n uint64) string {
-	const hex = "0123456789abcdef"
-	b := make([]byte, 16)
-	for i := 15; i >= 0; i-- {
-		b[i] = hex[n&15]
-		n >>= 4
-	}
-	return string(b)
 }

@@ -78,16 +78,10 @@ func applySettings(s netSettings, body []byte) netSettings {
 	return s
 }
 
-// allowed filters a network's managed addresses and routes by its local
-// settings: nothing unless allowManaged; global addresses only with
-// allowGlobal; default routes only with allowDefault.
-func (s netSettings) allowed(info vl2.Info) (addrs, routes []netip.Prefix) {
-	addrs, routes, _, _ = s.allowedWithGateways(info)
-	return addrs, routes
-}
-
-// allowedWithGateways also returns the routes through a gateway on the
-// network (service-api.md §13.1): skipped when the gateway is one of our
+// allowedWithGateways filters a network's managed addresses and routes by
+// its local settings: nothing unless allowManaged; global addresses only
+// with allowGlobal; default routes only with allowDefault. Routes through a
+// gateway on the network come apart (service-api.md §13.1): skipped when the gateway is one of our
 // own addresses (we are the router); a default route, only with
 // allowDefault, is split in two halves so it overrides the system default
 // without deleting it.

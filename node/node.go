@@ -58,8 +58,6 @@ type Node struct {
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
-	started      time.Time
-	stopOnce     sync.Once
 }
 
 // Open prepares a node: state files, sockets and the API listener. Run
@@ -147,7 +145,7 @@ func Open(opts Options) (*Node, error) {
 	}
 	bind := newFallbackBind(udp, relay, relay != "" && boolOr(s.ForceTcpRelay, false), after)
 	fns = bind.wrap(fns)
-	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, started: time.Now(), metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          bind,

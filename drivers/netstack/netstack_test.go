@@ -9,7 +9,7 @@ import (
 )
 
 // wire connects two devices back to back, as a switch would.
-func wire(t *testing.T, a, b *Device) {
+func wire(a, b *Device) {
 	pump := func(from, to *Device) {
 		bufs := [][]byte{make([]byte, 9000)}
 		sizes := []int{0}
@@ -37,7 +37,7 @@ func TestTwoStacksPingAndTCP(t *testing.T) {
 	defer b.Close()
 	a.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.1/24")}, nil)
 	b.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.2/24")}, nil)
-	wire(t, a, b)
+	wire(a, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := a.Ping(ctx, netip.MustParseAddr("10.9.0.2"), 1); err != nil {
@@ -78,7 +78,7 @@ func BenchmarkPingRTT(b *testing.B) {
 	defer c.Close()
 	a.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.1/24")}, nil)
 	c.Configure(true, []netip.Prefix{netip.MustParsePrefix("10.9.0.2/24")}, nil)
-	wire(nil, a, c)
+	wire(a, c)
 	ctx := context.Background()
 	dst := netip.MustParseAddr("10.9.0.2")
 	if _, err := a.Ping(ctx, dst, 0); err != nil {

@@ -48,28 +48,6 @@ func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
 	return &Device{f: f, name: name, mtu: mtu}, nil
 }
 
-func (d *Device) Name() string   { return d.name }
-func (d *Device) MTU() int       { return d.mtu }
-func (d *Device) BatchSize() int { return 1 }
-
-func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	n, err := d.f.Read(bufs[0][offset:])
-	if err != nil {
-		return 0, err
-	}
-	sizes[0] = n
-	return 1, nil
-}
-
-func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
-	for i, b := range bufs {
-		if _, err := d.f.Write(b[offset:]); err != nil {
-			return i, err
-		}
-	}
-	return len(bufs), nil
-}
-
 // Configure sets addresses (ifconfig alias) and routes (route add).
 func (d *Device) Configure(up bool, addrs, routes []netip.Prefix) {
 	d.mu.Lock()

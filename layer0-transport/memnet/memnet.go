@@ -183,7 +183,7 @@ func (in *Internet) route(h *Host, srcPort uint16, dst netip.AddrPort, data []by
 			in.stats.Unroutable++
 			return
 		}
-		h.nat.captureOut(in.start.Add(in.now), src, dst, data)
+		h.nat.capture(in.start.Add(in.now), src, dst, data)
 		latency += h.nat.link.Latency
 		if in.lost(h.nat.link) {
 			return
@@ -209,7 +209,7 @@ func (in *Internet) route(h *Host, srcPort uint16, dst netip.AddrPort, data []by
 			in.stats.Unroutable++
 			return
 		}
-		n.captureIn(in.start.Add(in.now), src, dst, data)
+		n.capture(in.start.Add(in.now), src, dst, data)
 		in.schedule(latency+n.link.Latency+peer.link.Latency, peer, inside.Port(), src, data, peer.link)
 		return
 	}

@@ -126,13 +126,8 @@ func (n *NAT) inbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 	return m.inside, true
 }
 
-func (n *NAT) captureOut(at time.Time, src, dst netip.AddrPort, data []byte) {
-	if n.pcap != nil {
-		n.pcap.writeAt(at.UnixNano(), src, dst, data)
-	}
-}
-
-func (n *NAT) captureIn(at time.Time, src, dst netip.AddrPort, data []byte) {
+// capture records a datagram on the NAT's public side.
+func (n *NAT) capture(at time.Time, src, dst netip.AddrPort, data []byte) {
 	if n.pcap != nil {
 		n.pcap.writeAt(at.UnixNano(), src, dst, data)
 	}

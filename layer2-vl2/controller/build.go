@@ -14,13 +14,14 @@ import (
 )
 
 // buildLocked is _request (controller.md §8.2–8.9): it returns the config
-// dictionary, or an error code.
-func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]byte, wire.ErrorCode, bool) {
+// dictionary, or an error code. (1.14.1 pushes the config once more when
+// the request changed the member record; the reply already carries it.)
+func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]byte, wire.ErrorCode) {
 	nwid := nwidString(req.NetworkID)
 	addr := req.From.Address().String()
 	netw := c.db.networks[nwid]
 	if netw == nil {
-		return nil, wire.ErrorObjectNotFound, false
+		return nil, wire.ErrorObjectNotFound
 	}
 	old := c.db.members[nwid][addr]
 	m := record{}
@@ -32,7 +33,7 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	if ids, ok := m["identity"].(string); ok && ids != "" {
 		bound, err := identity.Parse(ids)
 		if err != nil || !bound.Equal(req.From) {
-			return nil, wire.ErrorNetworkAccessDenied, false
+			return nil, wire.ErrorNetworkAccessDenied
 		}
 	} else {
 		m["identity"] = req.From.String()
@@ -55,7 +56,7 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	if !authorized {
 		s.authorized = false
 		c.saveMemberLocked(nwid, addr, m)
-		return nil, wire.ErrorNetworkAccessDenied, false
+		return nil, wire.ErrorNetworkAccessDenied
 	}
 	// Pushes reuse the metadata of the member's last genuine request.
 	if req.Metadata != nil {
@@ -70,16 +71,14 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	cfg := c.configFor(now, req, netw, m, newMember)
 	dict := cfg.Dictionary().Append(nil)
 	s.authorized, s.lastConfig = true, now
-	changedMember := c.saveMemberLocked(nwid, addr, m)
-	return dict, 0, changedMember
+	c.saveMemberLocked(nwid, addr, m)
+	return dict, 0
 }
 
-func (c *Controller) saveMemberLocked(nwid, addr string, m record) bool {
-	ch, err := c.db.saveMember(nwid, addr, m)
-	if err != nil {
+func (c *Controller) saveMemberLocked(nwid, addr string, m record) {
+	if _, err := c.db.saveMember(nwid, addr, m); err != nil {
 		c.log.Warn("cannot save member", "network", nwid, "member", addr, "err", err)
 	}
-	return ch
 }
 
 // configFor builds the NetworkConfig (controller.md §8.5–8.8).

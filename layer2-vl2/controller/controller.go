@@ -126,7 +126,7 @@ func (c *Controller) HandleConfigRequest(req vl2.ConfigRequest) {
 	if req.PacketID != 0 || s.identity == nil {
 		s.packetID, s.identity, s.metadata = req.PacketID, req.From, req.Metadata
 	}
-	dict, code, pushAgain := c.buildLocked(now, req, s)
+	dict, code := c.buildLocked(now, req, s)
 	sender := c.sender
 	c.mu.Unlock()
 	if sender == nil {
@@ -141,9 +141,6 @@ func (c *Controller) HandleConfigRequest(req vl2.ConfigRequest) {
 	}
 	if err := sender.SendConfig(to, req.PacketID, req.NetworkID, dict); err != nil {
 		c.log.Warn("cannot send network config", "member", to, "err", err)
-	}
-	if pushAgain && req.PacketID != 0 {
-		_ = pushAgain // the OK already carries the updated member; 1.14.1 pushes once more, ztgo need not
 	}
 }
 

@@ -144,8 +144,6 @@ func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
 	if n3["mtu"] != float64(10000) || v6["rfc4193"] != true || v6["zt"] != true || len(routes) != 1 || routes[0].(map[string]any)["via"] != nil || n3["revision"] != float64(2) {
 		t.Fatalf("after POST: %v", n3)
 	}
-	_, list, _ := f.do("GET", "/controller/network", nil)
-	_ = list
 	code, _, body = f.do("GET", "/controller/network", nil)
 	if code != 200 || body != `["`+id+`"]` {
 		t.Fatalf("network list %d %s", code, body)

@@ -3,7 +3,6 @@ package controller
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/ztgo/ztgo/layer2-vl2/rules"
@@ -302,5 +301,3 @@ func applyMemberPost(r, body record, now int64) (deauthorized bool) {
 	r["remoteTraceLevel"] = toInt(body["remoteTraceLevel"])
 	return deauthorized
 }
-
-func sortStrings(s []string) []string { sort.Strings(s); return s }

@@ -5,15 +5,14 @@ import (
 )
 
 // Credential type codes (vl2.md §4). Revocations name the type of what they
-// revoke with these; 5 is unused. All but the first are untyped so they
-// compare with any integer type.
+// revoke with these; 5 is unused.
 const (
 	CredentialNull       uint8 = 0
-	CredentialCOM              = 1
-	CredentialCapability       = 2
-	CredentialTag              = 3
-	CredentialCOO              = 4
-	CredentialRevocation       = 6
+	CredentialCOM        uint8 = 1
+	CredentialCapability uint8 = 2
+	CredentialTag        uint8 = 3
+	CredentialCOO        uint8 = 4
+	CredentialRevocation uint8 = 6
 )
 
 // credentialSignatureMarker brackets the signed form of capabilities, tags,

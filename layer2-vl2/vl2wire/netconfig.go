@@ -29,8 +29,8 @@ const (
 // bits.
 const (
 	SpecialistActiveBridge        uint64 = 0x0000020000000000 // may bridge; gets all multicasts
-	SpecialistAnchor                     = 0x0000040000000000 // always contacted; gets LIKEs and GATHERs
-	SpecialistMulticastReplicator        = 0x0000080000000000 // replicates multicasts for senders
+	SpecialistAnchor              uint64 = 0x0000040000000000 // always contacted; gets LIKEs and GATHERs
+	SpecialistMulticastReplicator uint64 = 0x0000080000000000 // replicates multicasts for senders
 )
 
 // Network config limits and defaults (vl2.md §3.2–3.3).
