@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/drivers/memdev"
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
@@ -54,7 +56,12 @@ func rootSecret(t *testing.T) string {
 
 func start(t *testing.T, home string) (*Node, func()) {
 	t.Helper()
-	n, err := Open(Options{Home: home, Port: 0, Logger: slog.New(slog.DiscardHandler)})
+	return startWith(t, Options{Home: home, Port: 0, Logger: slog.New(slog.DiscardHandler)})
+}
+
+func startWith(t *testing.T, opts Options) (*Node, func()) {
+	t.Helper()
+	n, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,5 +288,64 @@ func TestAllowedWithGateways(t *testing.T) {
 	s.AllowManaged = false
 	if a, r, g, _ := s.allowedWithGateways(info); a != nil || r != nil || g != nil {
 		t.Fatal("allowManaged=0 still manages")
+	}
+}
+
+// TestDevicesFollowNetworkState: a joined network gets a device from the
+// factory, which receives the managed addresses, loses them with
+// allowManaged=0, and is closed on leave.
+func TestDevicesFollowNetworkState(t *testing.T) {
+	home := privateHome(t, rootSecret(t))
+	devs := map[uint64]*memdev.Device{}
+	var mu sync.Mutex
+	n, stop := startWith(t, Options{Home: home, Port: 0, Logger: slog.New(slog.DiscardHandler),
+		Devices: func(nwid uint64, mac vl2wire.MAC, mtu int) (Device, error) {
+			d := memdev.New("mem0", mtu)
+			mu.Lock()
+			devs[nwid] = d
+			mu.Unlock()
+			return d, nil
+		}})
+	defer stop()
+	_, body := post(t, n, "POST", "/controller/network/cbf31c2eda______", `{"v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.3.0.1","ipRangeEnd":"10.3.0.9"}],"routes":[{"target":"10.3.0.0/24"}]}`)
+	var netw map[string]any
+	json.Unmarshal([]byte(body), &netw)
+	id := netw["id"].(string)
+	nwid, _ := vl2wire.ParseNetworkID(id)
+	post(t, n, "POST", "/network/"+id, "{}")
+	post(t, n, "POST", "/controller/network/"+id+"/member/cbf31c2eda", `{"authorized":true}`)
+	state := func() (bool, []netip.Prefix) {
+		mu.Lock()
+		d := devs[nwid]
+		mu.Unlock()
+		if d == nil {
+			return false, nil
+		}
+		up, addrs, _ := d.State()
+		return up, addrs
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for up, addrs := state(); !up || len(addrs) != 1; up, addrs = state() {
+		if time.Now().After(deadline) {
+			t.Fatalf("device not configured: %v %v", up, addrs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, addrs := state(); !netip.MustParsePrefix("10.3.0.0/24").Contains(addrs[0].Addr()) {
+		t.Fatalf("device address %v", addrs)
+	}
+	if _, body := post(t, n, "GET", "/network/"+id, ""); !strings.Contains(body, `"portDeviceName":"mem0"`) {
+		t.Fatalf("network JSON %s", body)
+	}
+	post(t, n, "POST", "/network/"+id, `{"allowManaged":false}`)
+	if _, addrs := state(); len(addrs) != 0 {
+		t.Fatalf("allowManaged=0 keeps %v", addrs)
+	}
+	post(t, n, "DELETE", "/network/"+id, "")
+	mu.Lock()
+	d := devs[nwid]
+	mu.Unlock()
+	if err := d.Inject([]byte("x")); err == nil {
+		t.Fatal("device still open after leave")
 	}
 }

@@ -53,6 +53,11 @@ func (d *Device) BatchSize() int { return 16 }
 // Inject queues a frame as if the OS had sent it; Read returns it.
 func (d *Device) Inject(frame []byte) error {
 	select {
+	case <-d.closed:
+		return ErrClosed
+	default:
+	}
+	select {
 	case d.in <- append([]byte(nil), frame...):
 		return nil
 	case <-d.closed:
