@@ -54,6 +54,15 @@ func TestMembersBehindNATs(t *testing.T) {
 	if l.members[0].DirectPath(l.members[1].Address()) {
 		t.Fatal("direct path between two symmetric NATs")
 	}
+	// Traffic on a shared network is trust-established: members push the
+	// addresses they know they have (vl1-peers.md §7.2).
+	pushes := uint64(0)
+	for _, m := range l.members {
+		pushes += m.Stats().PushesSent
+	}
+	if pushes == 0 {
+		t.Fatal("no PUSH_DIRECT_PATHS after trusted traffic")
+	}
 	if !l.members[2].DirectPath(l.members[3].Address()) {
 		t.Fatalf("no direct path between port-restricted NATs:\n%s", h.Describe())
 	}
