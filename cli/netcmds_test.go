@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
-	"github.com/ztgo/ztgo/layer1-vl1/world"
 )
 
 // TestNetworkCommands drives a node that is its own root and controller
@@ -20,11 +20,9 @@ func TestNetworkCommands(t *testing.T) {
 	secret, _ := os.ReadFile("../testdata/captures/basic/root.identity.secret")
 	os.WriteFile(filepath.Join(home, "identity.secret"), secret, 0o600)
 	id, _ := identity.Parse(string(secret))
-	sk := id.SecretKey()
 	port := freeUDPPort(t)
-	planet := world.Make(world.Planet, 43, 1, id.PublicKey(), []world.Root{{Identity: id.Public(),
-		StableEndpoints: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}}}, &sk)
-	startNode(t, home, port, planet.Append(nil))
+	planet := testutil.PrivatePlanet(id, 43, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+	startNode(t, home, port, planet)
 	r := run(t, "controller", "network", "create", "-D", home, "--json", `{"name":"cmds","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.5.0.1","ipRangeEnd":"10.5.0.9"}],"routes":[{"target":"10.5.0.0/24"}]}`)
 	var netw map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &netw); err != nil || r.code != 0 {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
-	"github.com/ztgo/ztgo/layer1-vl1/world"
 	"github.com/ztgo/ztgo/node"
 )
 
@@ -53,9 +52,7 @@ func TestInfoPeersPingAgainstRunningNodes(t *testing.T) {
 	rootID, _ := identity.Parse(string(secret))
 	leafID, _ := identity.Parse(string(leafSecret))
 	port := freeUDPPort(t)
-	sk := rootID.SecretKey()
-	planet := world.Make(world.Planet, 42, 1, rootID.PublicKey(),
-		[]world.Root{{Identity: rootID.Public(), StableEndpoints: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}}}, &sk).Append(nil)
+	planet := testutil.PrivatePlanet(rootID, 42, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
 	startNode(t, rootHome, port, planet)
 	startNode(t, leafHome, 0, planet)
 

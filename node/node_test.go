@@ -18,7 +18,6 @@ import (
 	"github.com/ztgo/ztgo/drivers/memdev"
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
-	"github.com/ztgo/ztgo/layer1-vl1/world"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
@@ -38,9 +37,8 @@ func privateHome(t *testing.T, secret string) string {
 	if err := os.WriteFile(filepath.Join(dir, "identity.secret"), []byte(secret), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sk := id.SecretKey()
-	w := world.Make(world.Planet, 77, 1, id.PublicKey(), []world.Root{{Identity: id.Public(), StableEndpoints: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}}}, &sk)
-	if err := os.WriteFile(filepath.Join(dir, "planet"), w.Append(nil), 0o644); err != nil {
+	planet := testutil.PrivatePlanet(id, 77, netip.MustParseAddrPort("127.0.0.1:1"))
+	if err := os.WriteFile(filepath.Join(dir, "planet"), planet, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
