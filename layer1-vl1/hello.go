@@ -148,7 +148,7 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 	n.transmit(now, p, out, suiteFor(p), ep, pa, false)
 	p.proto = h.ProtocolVersion
 	p.version = Version{h.Major, h.Minor, h.Revision}
-	n.received(now, p, pa, hops, wire.VerbHELLO, 0, false)
+	n.received(now, p, pa, hops, wire.VerbHELLO)
 }
 
 // worldsFor returns the world updates a HELLO's sender lacks.
@@ -224,7 +224,7 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 			handed = n.handToUpper(p, pa, wire.VerbOK, wireID, hops, payload, buf)
 		}
 	}
-	n.received(now, p, pa, hops, wire.VerbOK, inRe, false)
+	n.received(now, p, pa, hops, wire.VerbOK)
 	return handed
 }
 

@@ -160,15 +160,13 @@ func (p *Peer) hasPath(pa *Path) int {
 
 // received is Peer::received: the path bookkeeping after every
 // authenticated packet (vl1-peers.md §4.1).
-func (n *Node) received(now int64, p *Peer, pa *Path, hops int, verb wire.Verb, inReVerb wire.Verb, trusted bool) {
+// Trust is stamped separately, once the upper layer has accepted a packet
+// (handOver).
+func (n *Node) received(now int64, p *Peer, pa *Path, hops int, verb wire.Verb) {
 	p.lastReceive = now
 	switch verb {
 	case wire.VerbFRAME, wire.VerbEXT_FRAME, wire.VerbNETWORK_CONFIG_REQUEST, wire.VerbNETWORK_CONFIG, wire.VerbMULTICAST_FRAME:
 		p.lastNonTrivial = now
-	}
-	if trusted {
-		p.lastTrust = now
-		pa.lastTrust = now
 	}
 	if hops == 0 {
 		n.learnPath(now, p, pa, verb)

@@ -168,7 +168,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 			return false
 		}
 		if e.InReVerb.IsVL2() {
-			n.received(now, p, pa, hops, verb, e.InReVerb, false)
+			n.received(now, p, pa, hops, verb)
 			return n.handToUpper(p, pa, verb, wireID, hops, payload, buf)
 		}
 		if e.Code == wire.ErrorIdentityCollision && n.isUpstream(p.id.Address()) {
@@ -195,11 +195,11 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		n.stats.HellosReceived++
 	default:
 		if verb.IsVL2() {
-			n.received(now, p, pa, hops, verb, 0, false)
+			n.received(now, p, pa, hops, verb)
 			return n.handToUpper(p, pa, verb, wireID, hops, payload, buf)
 		}
 	}
-	n.received(now, p, pa, hops, verb, 0, false)
+	n.received(now, p, pa, hops, verb)
 	return false
 }
 
