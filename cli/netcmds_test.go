@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztgo/ztgo/internal/testutil"
+	"github.com/ztgo/ztgo/internal/testplanet"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 )
 
@@ -21,7 +21,7 @@ func TestNetworkCommands(t *testing.T) {
 	os.WriteFile(filepath.Join(home, "identity.secret"), secret, 0o600)
 	id, _ := identity.Parse(string(secret))
 	port := freeUDPPort(t)
-	planet := testutil.PrivatePlanet(id, 43, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+	planet := testplanet.Single(id, 43, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
 	startNode(t, home, port, planet)
 	r := run(t, "controller", "network", "create", "-D", home, "--json", `{"name":"cmds","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.5.0.1","ipRangeEnd":"10.5.0.9"}],"routes":[{"target":"10.5.0.0/24"}]}`)
 	var netw map[string]any

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/internal/testplanet"
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/node"
@@ -52,7 +53,7 @@ func TestInfoPeersPingAgainstRunningNodes(t *testing.T) {
 	rootID, _ := identity.Parse(string(secret))
 	leafID, _ := identity.Parse(string(leafSecret))
 	port := freeUDPPort(t)
-	planet := testutil.PrivatePlanet(rootID, 42, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+	planet := testplanet.Single(rootID, 42, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
 	startNode(t, rootHome, port, planet)
 	startNode(t, leafHome, 0, planet)
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ztgo/ztgo/drivers/memdev"
+	"github.com/ztgo/ztgo/internal/testplanet"
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
@@ -37,7 +38,7 @@ func privateHome(t *testing.T, secret string) string {
 	if err := os.WriteFile(filepath.Join(dir, "identity.secret"), []byte(secret), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	planet := testutil.PrivatePlanet(id, 77, netip.MustParseAddrPort("127.0.0.1:1"))
+	planet := testplanet.Single(id, 77, netip.MustParseAddrPort("127.0.0.1:1"))
 	if err := os.WriteFile(filepath.Join(dir, "planet"), planet, 0o644); err != nil {
 		t.Fatal(err)
 	}

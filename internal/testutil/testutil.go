@@ -5,16 +5,12 @@ package testutil
 import (
 	"encoding/hex"
 	"encoding/json"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ztgo/ztgo/layer1-vl1/identity"
-	"github.com/ztgo/ztgo/layer1-vl1/world"
 )
 
 // Root returns the repository root: the nearest directory above the working
@@ -87,12 +83,4 @@ func NoGoroutineLeak(tb testing.TB) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-}
-
-// PrivatePlanet is a planet whose only root is id at endpoint, signed with
-// id's own key: what a test node uses so it never touches the public one.
-func PrivatePlanet(id *identity.Identity, worldID uint64, endpoint netip.AddrPort) []byte {
-	sk := id.SecretKey()
-	return world.Make(world.Planet, worldID, 1, id.PublicKey(),
-		[]world.Root{{Identity: id.Public(), StableEndpoints: []netip.AddrPort{endpoint}}}, &sk).Append(nil)
 }
