@@ -238,36 +238,51 @@ func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	return u.sendOn(&u.sockets[ep.Socket], bufs, ep.Addr)
 }
 
+// batchWriter is ipv4.PacketConn or ipv6.PacketConn (one Message type).
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// sendBatch is reusable storage for one sendmmsg call, so that sending a
+// fragmented packet allocates nothing.
+type sendBatch struct {
+	msgs  []ipv4.Message
+	slots [][1][]byte
+	addr  net.UDPAddr
+	ip    [16]byte
+}
+
+var sendBatches = sync.Pool{New: func() any { return new(sendBatch) }}
+
 func (u *UDP) sendOn(s *udpSocket, bufs [][]byte, to netip.AddrPort) error {
-	dst := net.UDPAddrFromAddrPort(to)
+	var c *net.UDPConn
+	var w batchWriter
 	if to.Addr().Is4() {
-		if len(bufs) == 1 {
-			_, err := s.c4.WriteToUDPAddrPort(bufs[0], to)
-			return err
-		}
-		msgs := make([]ipv4.Message, len(bufs))
-		for i, b := range bufs {
-			msgs[i] = ipv4.Message{Buffers: [][]byte{b}, Addr: dst}
-		}
-		return writeAll(len(msgs), func(from int) (int, error) { return s.p4.WriteBatch(msgs[from:], 0) })
-	}
-	if s.c6 == nil {
+		c, w = s.c4, s.p4
+	} else if s.c6 != nil {
+		c, w = s.c6, s.p6
+	} else {
 		return errors.New("udp: IPv6 is not available")
 	}
 	if len(bufs) == 1 {
-		_, err := s.c6.WriteToUDPAddrPort(bufs[0], to)
+		_, err := c.WriteToUDPAddrPort(bufs[0], to)
 		return err
 	}
-	msgs := make([]ipv6.Message, len(bufs))
-	for i, b := range bufs {
-		msgs[i] = ipv6.Message{Buffers: [][]byte{b}, Addr: dst}
+	b := sendBatches.Get().(*sendBatch)
+	defer sendBatches.Put(b)
+	ip := to.Addr().AsSlice()
+	b.addr = net.UDPAddr{IP: b.ip[:copy(b.ip[:], ip)], Port: int(to.Port())}
+	for len(b.slots) < len(bufs) {
+		b.slots = append(b.slots, [1][]byte{})
 	}
-	return writeAll(len(msgs), func(from int) (int, error) { return s.p6.WriteBatch(msgs[from:], 0) })
-}
-
-func writeAll(n int, write func(from int) (int, error)) error {
-	for done := 0; done < n; {
-		k, err := write(done)
+	b.msgs = b.msgs[:0]
+	for i, buf := range bufs {
+		b.slots[i][0] = buf
+		b.msgs = append(b.msgs, ipv4.Message{Buffers: b.slots[i][:], Addr: &b.addr})
+	}
+	defer clear(b.slots[:len(bufs)])
+	for done := 0; done < len(b.msgs); {
+		k, err := w.WriteBatch(b.msgs[done:], 0)
 		if err != nil {
 			return err
 		}

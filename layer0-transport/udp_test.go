@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -103,5 +104,26 @@ func TestUDPLoopback(t *testing.T) {
 	}
 	if err := a.Send([][]byte{[]byte("x")}, to); err != ErrClosed {
 		t.Fatalf("send after close: %v", err)
+	}
+}
+
+// BenchmarkUDPSendFragmented sends a packet's two datagrams (head and
+// fragment) in one sendmmsg, as a 2800-byte VL2 frame needs.
+func BenchmarkUDPSendFragmented(b *testing.B) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	u := NewUDP(UDPOptions{IPv4Only: true, ListenAddr4: lo})
+	if _, _, err := u.Open(0); err != nil {
+		b.Fatal(err)
+	}
+	defer u.Close()
+	sink, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer sink.Close()
+	to := Endpoint{Addr: netip.MustParseAddrPort(sink.LocalAddr().String())}
+	bufs := [][]byte{make([]byte, 1432), make([]byte, 1400)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := u.Send(bufs, to); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
