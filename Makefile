@@ -3,7 +3,7 @@
 GO       ?= go
 FUZZTIME ?= 10s
 
-.PHONY: all build test fmtcheck vet crossbuild bench fuzz demo clean
+.PHONY: all build test fmtcheck vet crossbuild bench fuzz demo perf clean
 
 all: build
 
@@ -51,6 +51,17 @@ fuzz:
 # members with userspace stacks; ping and HTTP across it. No root needed.
 demo: build
 	bin/ztgo demo
+
+# Throughput, latency, CPU and memory of two ztgo members with real TAPs in
+# network namespaces, against the bare underlay (and ZeroTierOne 1.14.1 when
+# ZTGO_REFERENCE_BIN names its zerotier-one); prints a markdown table. Root
+# only (it skips otherwise); see spec/performance.md. DURATION is seconds
+# per iperf3 run, RUNS the runs per median.
+DURATION ?= 5
+RUNS     ?= 3
+perf: build
+	ZTGO_PERF=1 ZTGO_BIN=$(CURDIR)/bin/ztgo ZTGO_PERF_DURATION=$(DURATION) ZTGO_PERF_RUNS=$(RUNS) \
+		$(GO) test -count=1 -v -timeout 30m -run '^TestPerf$$' ./tools/perf
 
 clean:
 	rm -rf bin
