@@ -3,14 +3,16 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // UDPOptions choose the sockets a UDP bind opens (vl1-peers.md §10).
@@ -31,6 +33,14 @@ type UDPOptions struct {
 	ListenAddr4, ListenAddr6 netip.Addr
 	// SocketBuffer is the kernel buffer size asked for each socket.
 	SocketBuffer int
+	// DisableOffload keeps the kernel from segmenting sends (UDP GSO) and
+	// coalescing receives (UDP GRO) on Linux, to measure the difference or
+	// to dodge a misbehaving NIC driver. The environment variable
+	// ZTGO_UDP_OFFLOAD=0 does the same without a rebuild.
+	DisableOffload bool
+	// Log receives the rare events worth a line (an offload turned off);
+	// nil means slog.Default().
+	Log *slog.Logger
 }
 
 // UDPBatchSize is how many datagrams one recvmmsg/sendmmsg call moves.
@@ -38,10 +48,17 @@ const UDPBatchSize = 64
 
 const defaultSocketBuffer = 4 << 20
 
+// offloadEnv turns UDP offloads off when set to 0, off or false.
+const offloadEnv = "ZTGO_UDP_OFFLOAD"
+
 // UDP is a Bind over real UDP sockets, IPv4 and IPv6, reading and writing in
-// batches through golang.org/x/net's ipv4/ipv6 packet connections.
+// batches: on Linux with recvmmsg/sendmmsg of its own and UDP GSO/GRO where
+// the kernel has them, elsewhere through golang.org/x/net's packet conns.
 type UDP struct {
-	opts UDPOptions
+	opts    UDPOptions
+	offload bool
+	log     *slog.Logger
+	stats   udpCounters
 
 	mu      sync.RWMutex // Lock only while a socket's TTL is lowered
 	closed  bool
@@ -50,10 +67,32 @@ type UDP struct {
 
 type udpSocket struct {
 	port uint16
-	c4   *net.UDPConn
-	p4   *ipv4.PacketConn
-	c6   *net.UDPConn
-	p6   *ipv6.PacketConn
+	v4   *udpConn
+	v6   *udpConn // nil without IPv6
+}
+
+// udpConn is one bound socket of one address family.
+type udpConn struct {
+	conn *net.UDPConn
+	v6   bool
+	ttl  *ipv4.PacketConn // IPv4 sockets only: SendTTL lowers the TTL through it
+	sys  udpSys           // the platform's batching and offload state
+}
+
+// UDPStats counts what the kernel offloads did, for comparing runs with
+// and without them and for the node to publish.
+type UDPStats struct {
+	GSOMessages  uint64 // messages sent with UDP_SEGMENT (each several datagrams)
+	GSODatagrams uint64 // datagrams inside them
+	GSODisabled  uint64 // sockets that turned GSO off because the kernel refused it
+	GROMessages  uint64 // received messages that coalesced several datagrams
+	GRODatagrams uint64 // datagrams split out of them
+	Oversized    uint64 // received datagrams dropped: larger than the caller's buffer
+}
+
+type udpCounters struct {
+	gsoMessages, gsoDatagrams, gsoDisabled atomic.Uint64
+	groMessages, groDatagrams, oversized   atomic.Uint64
 }
 
 // NewUDP returns an unopened UDP bind.
@@ -61,11 +100,43 @@ func NewUDP(opts UDPOptions) *UDP {
 	if opts.SocketBuffer == 0 {
 		opts.SocketBuffer = defaultSocketBuffer
 	}
-	return &UDP{opts: opts}
+	u := &UDP{opts: opts, offload: !opts.DisableOffload && !offloadOffInEnv(), log: opts.Log}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	return u
+}
+
+func offloadOffInEnv() bool {
+	switch strings.ToLower(os.Getenv(offloadEnv)) {
+	case "0", "off", "false", "no":
+		return true
+	}
+	return false
 }
 
 // BatchSize implements Bind.
 func (u *UDP) BatchSize() int { return UDPBatchSize }
+
+// Stats returns the offload counters since NewUDP.
+func (u *UDP) Stats() UDPStats {
+	c := &u.stats
+	return UDPStats{
+		GSOMessages: c.gsoMessages.Load(), GSODatagrams: c.gsoDatagrams.Load(), GSODisabled: c.gsoDisabled.Load(),
+		GROMessages: c.groMessages.Load(), GRODatagrams: c.groDatagrams.Load(), Oversized: c.oversized.Load(),
+	}
+}
+
+// Offload reports whether the primary IPv4 socket currently sends with GSO
+// and receives with GRO (false before Open and on other systems).
+func (u *UDP) Offload() (gso, gro bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if len(u.sockets) == 0 {
+		return false, false
+	}
+	return u.sockets[0].v4.offloads()
+}
 
 // Open binds the primary port (0 = random in 20000..65499 as 1.14.1 picks)
 // and the optional secondary and tertiary ports.
@@ -106,9 +177,9 @@ func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	var fns []ReceiveFunc
 	for i := range u.sockets {
 		s := &u.sockets[i]
-		fns = append(fns, u.receiver(s.p4, i))
-		if s.p6 != nil {
-			fns = append(fns, u.receiver(s.p6, i))
+		fns = append(fns, s.v4.receiver(u, i))
+		if s.v6 != nil {
+			fns = append(fns, s.v6.receiver(u, i))
 		}
 	}
 	return fns, primary.port, nil
@@ -135,67 +206,50 @@ func (u *UDP) bindBoth(port uint16) (udpSocket, error) {
 	if u.opts.ListenAddr4.IsValid() {
 		a4 = netip.AddrPortFrom(u.opts.ListenAddr4, port)
 	}
-	c4, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(a4))
+	v4, err := u.listen("udp4", a4)
 	if err != nil {
-		return udpSocket{}, fmt.Errorf("udp: bind %v: %w", a4, err)
+		return udpSocket{}, err
 	}
-	s := udpSocket{port: port, c4: c4, p4: ipv4.NewPacketConn(c4)}
-	u.tune(c4)
+	s := udpSocket{port: port, v4: v4}
 	if !u.opts.IPv4Only {
 		a6 := netip.AddrPortFrom(netip.IPv6Unspecified(), port)
 		if u.opts.ListenAddr6.IsValid() {
 			a6 = netip.AddrPortFrom(u.opts.ListenAddr6, port)
 		}
-		c6, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(a6))
+		v6, err := u.listen("udp6", a6)
 		if err == nil {
-			s.c6, s.p6 = c6, ipv6.NewPacketConn(c6)
-			u.tune(c6)
+			s.v6 = v6
 		} else if !isNoIPv6(err) {
-			c4.Close()
-			return udpSocket{}, fmt.Errorf("udp: bind %v: %w", a6, err)
+			v4.conn.Close()
+			return udpSocket{}, err
 		}
 	}
 	return s, nil
+}
+
+func (u *UDP) listen(network string, a netip.AddrPort) (*udpConn, error) {
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(a))
+	if err != nil {
+		return nil, fmt.Errorf("udp: bind %v: %w", a, err)
+	}
+	// Best effort: the kernel caps these at net.core.[rw]mem_max.
+	_ = c.SetReadBuffer(u.opts.SocketBuffer)
+	_ = c.SetWriteBuffer(u.opts.SocketBuffer)
+	uc := &udpConn{conn: c, v6: network == "udp6"}
+	if !uc.v6 {
+		uc.ttl = ipv4.NewPacketConn(c)
+	}
+	if err := uc.setup(u.offload); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("udp: socket %v: %w", a, err)
+	}
+	return uc, nil
 }
 
 // isNoIPv6 tells a host without IPv6 (fine: run IPv4 only) from a port clash.
 func isNoIPv6(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "address family not supported") || strings.Contains(s, "cannot assign requested address")
-}
-
-func (u *UDP) tune(c *net.UDPConn) {
-	// Best effort: the kernel caps these at net.core.[rw]mem_max.
-	_ = c.SetReadBuffer(u.opts.SocketBuffer)
-	_ = c.SetWriteBuffer(u.opts.SocketBuffer)
-}
-
-// batchReader is ipv4.PacketConn or ipv6.PacketConn: both read
-// socket.Message batches (ipv4.Message and ipv6.Message are one type).
-type batchReader interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-func (u *UDP) receiver(p batchReader, socket int) ReceiveFunc {
-	msgs := make([]ipv4.Message, UDPBatchSize)
-	for i := range msgs {
-		msgs[i].Buffers = make([][]byte, 1)
-	}
-	return func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
-		n := min(len(bufs), len(msgs))
-		for i := range n {
-			msgs[i].Buffers[0] = bufs[i]
-		}
-		got, err := p.ReadBatch(msgs[:n], 0)
-		if err != nil {
-			return 0, u.readErr(err)
-		}
-		for i := range got {
-			sizes[i] = msgs[i].N
-			eps[i] = Endpoint{Addr: udpAddrPort(msgs[i].Addr), Socket: socket}
-		}
-		return got, nil
-	}
 }
 
 func (u *UDP) readErr(err error) error {
@@ -208,14 +262,6 @@ func (u *UDP) readErr(err error) error {
 	return err
 }
 
-func udpAddrPort(a net.Addr) netip.AddrPort {
-	if ua, ok := a.(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	return netip.AddrPort{}
-}
-
 // Send implements Bind. AnySocket sends from every port.
 func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	u.mu.RLock()
@@ -223,10 +269,16 @@ func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	if u.closed || len(u.sockets) == 0 {
 		return ErrClosed
 	}
+	if len(bufs) == 0 {
+		return nil
+	}
+	// A mapped address leaves through the IPv4 socket: the IPv6 sockets are
+	// v6-only, as Go binds them.
+	to := netip.AddrPortFrom(ep.Addr.Addr().Unmap(), ep.Addr.Port())
 	if ep.Socket == AnySocket {
 		var first error
 		for i := range u.sockets {
-			if err := u.sendOn(&u.sockets[i], bufs, ep.Addr); err != nil && first == nil {
+			if err := u.sendOn(&u.sockets[i], bufs, to); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -235,66 +287,29 @@ func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	if ep.Socket < 0 || ep.Socket >= len(u.sockets) {
 		return fmt.Errorf("udp: no socket %d", ep.Socket)
 	}
-	return u.sendOn(&u.sockets[ep.Socket], bufs, ep.Addr)
+	return u.sendOn(&u.sockets[ep.Socket], bufs, to)
 }
-
-// batchWriter is ipv4.PacketConn or ipv6.PacketConn (one Message type).
-type batchWriter interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// sendBatch is reusable storage for one sendmmsg call, so that sending a
-// fragmented packet allocates nothing.
-type sendBatch struct {
-	msgs  []ipv4.Message
-	slots [][1][]byte
-	addr  net.UDPAddr
-	ip    [16]byte
-}
-
-var sendBatches = sync.Pool{New: func() any { return new(sendBatch) }}
 
 func (u *UDP) sendOn(s *udpSocket, bufs [][]byte, to netip.AddrPort) error {
-	var c *net.UDPConn
-	var w batchWriter
-	if to.Addr().Is4() {
-		c, w = s.c4, s.p4
-	} else if s.c6 != nil {
-		c, w = s.c6, s.p6
-	} else {
-		return errors.New("udp: IPv6 is not available")
+	c := s.v4
+	if !to.Addr().Is4() {
+		if s.v6 == nil {
+			return errors.New("udp: IPv6 is not available")
+		}
+		c = s.v6
 	}
 	if len(bufs) == 1 {
-		_, err := c.WriteToUDPAddrPort(bufs[0], to)
+		_, err := c.conn.WriteToUDPAddrPort(bufs[0], to)
 		return err
 	}
-	b := sendBatches.Get().(*sendBatch)
-	defer sendBatches.Put(b)
-	ip := to.Addr().AsSlice()
-	b.addr = net.UDPAddr{IP: b.ip[:copy(b.ip[:], ip)], Port: int(to.Port())}
-	for len(b.slots) < len(bufs) {
-		b.slots = append(b.slots, [1][]byte{})
-	}
-	b.msgs = b.msgs[:0]
-	for i, buf := range bufs {
-		b.slots[i][0] = buf
-		b.msgs = append(b.msgs, ipv4.Message{Buffers: b.slots[i][:], Addr: &b.addr})
-	}
-	defer clear(b.slots[:len(bufs)])
-	for done := 0; done < len(b.msgs); {
-		k, err := w.WriteBatch(b.msgs[done:], 0)
-		if err != nil {
-			return err
-		}
-		done += k
-	}
-	return nil
+	return c.sendMany(u, bufs, to)
 }
 
 // SendTTL sends one IPv4 datagram with a lowered TTL (IPv6 is sent as is).
 // The TTL is a socket option, so other sends wait meanwhile.
 func (u *UDP) SendTTL(buf []byte, ep Endpoint, ttl int) error {
-	if !ep.Addr.Addr().Is4() {
+	to := netip.AddrPortFrom(ep.Addr.Addr().Unmap(), ep.Addr.Port())
+	if !to.Addr().Is4() {
 		return u.Send([][]byte{buf}, ep)
 	}
 	u.mu.Lock()
@@ -307,14 +322,14 @@ func (u *UDP) SendTTL(buf []byte, ep Endpoint, ttl int) error {
 		if ep.Socket != AnySocket && ep.Socket != i {
 			continue
 		}
-		s := &u.sockets[i]
-		old, err := s.p4.TTL()
+		c := u.sockets[i].v4
+		old, err := c.ttl.TTL()
 		if err == nil {
-			err = s.p4.SetTTL(ttl)
+			err = c.ttl.SetTTL(ttl)
 		}
 		if err == nil {
-			_, err = s.c4.WriteToUDPAddrPort(buf, ep.Addr)
-			_ = s.p4.SetTTL(old)
+			_, err = c.conn.WriteToUDPAddrPort(buf, to)
+			_ = c.ttl.SetTTL(old)
 		}
 		if err != nil && first == nil {
 			first = err
@@ -389,9 +404,9 @@ func (u *UDP) Close() error {
 func (u *UDP) closeLocked() {
 	u.closed = true
 	for _, s := range u.sockets {
-		s.c4.Close()
-		if s.c6 != nil {
-			s.c6.Close()
+		s.v4.conn.Close()
+		if s.v6 != nil {
+			s.v6.conn.Close()
 		}
 	}
 	u.sockets = nil

@@ -86,7 +86,7 @@ func TestUDPLoopback(t *testing.T) {
 	if err := a.SendTTL([]byte("ttl"), Endpoint{Addr: netip.AddrPortFrom(lo, bport), Socket: 0}, 2); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, _ := a.sockets[0].p4.TTL(); ttl == 2 {
+	if ttl, _ := a.sockets[0].v4.ttl.TTL(); ttl == 2 {
 		t.Fatal("TTL left lowered")
 	}
 	done := make(chan error)
