@@ -45,36 +45,36 @@ const maxImpostors = 1024
 
 // handleHello is _doHELLO (vl1.md §7.2).
 func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
-	n.stats.HellosReceived++
+	n.stats.HellosReceived.Add(1)
 	wireID := pkt.ID()
 	h, err := wire.ParseHello(pkt.Payload())
 	if err != nil || h.ProtocolVersion < wire.MinProtocolVersion {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	src := pkt.Source()
 	if h.Identity.Address() != src {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	p := n.peers[src]
 	switch {
 	case p != nil && p.id.Equal(h.Identity):
 		if _, err := wire.Dearmor(pkt, p.keys); err != nil {
-			n.stats.BadMAC++
+			n.stats.BadMAC.Add(1)
 			return
 		}
 	case p != nil:
 		// Someone else claims a known address: answer with
 		// IDENTITY_COLLISION if the HELLO is genuine, and keep the peer we
 		// had. Rate-gated: checking costs a key agreement.
-		n.stats.Collisions++
+		n.stats.Collisions.Add(1)
 		key := h.Identity.PublicKey()
 		if t, seen := n.impostors[key]; seen && now-t < trustExpiration {
 			return // already answered: stay silent, spend nothing
 		}
 		if !n.gateIdentity(now, ep.Addr.Addr(), n.collisionGate) {
-			n.stats.RateGated++
+			n.stats.RateGated.Add(1)
 			return
 		}
 		k, err := wire.KeysBetween(n.self, h.Identity)
@@ -82,7 +82,7 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 			return
 		}
 		if _, err := wire.Dearmor(pkt, k); err != nil {
-			n.stats.BadMAC++
+			n.stats.BadMAC.Add(1)
 			return
 		}
 		if len(n.impostors) >= maxImpostors {
@@ -97,30 +97,30 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 		return
 	default:
 		if !n.gateIdentity(now, ep.Addr.Addr(), n.gate) {
-			n.stats.RateGated++
+			n.stats.RateGated.Add(1)
 			return
 		}
 		np, err := n.newPeer(h.Identity)
 		if err != nil {
-			n.stats.BadIdentity++
+			n.stats.BadIdentity.Add(1)
 			return
 		}
 		if _, err := wire.Dearmor(pkt, np.keys); err != nil {
-			n.stats.BadMAC++
+			n.stats.BadMAC.Add(1)
 			return
 		}
 		if err := validateIdentity(h.Identity); err != nil {
-			n.stats.BadIdentity++
+			n.stats.BadIdentity.Add(1)
 			return
 		}
 		p = np
-		n.peers[src] = p
+		n.setPeer(src, p)
 		n.log.Debug("new peer", "address", src, "from", transport.FormatAddrPort(ep.Addr))
 		defer n.peerKnown(now, src)
 	}
 	hops := pkt.Hops()
 	pa := n.pathFor(ep)
-	pa.lastReceive = now
+	pa.lastReceive.Store(now)
 	if h.HasDestination && hops == 0 {
 		n.iam(now, p, ep, h.PhysicalDestination)
 	}
@@ -148,6 +148,7 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 	n.transmit(now, p, out, suiteFor(p), ep, pa, false)
 	p.proto = h.ProtocolVersion
 	p.version = Version{h.Major, h.Minor, h.Revision}
+	p.route.Store(nil) // the suite may change
 	n.received(now, p, pa, hops, wire.VerbHELLO)
 }
 
@@ -170,17 +171,17 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	hops := pkt.Hops()
 	payload := pkt.Payload()
 	if len(payload) < 9 {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return false
 	}
 	inRe := wire.Verb(payload[0] & 0x1f)
 	ok, err := wire.ParseOK(payload)
 	if err != nil {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return false
 	}
 	if !n.expect.has(ok.InReID) {
-		n.stats.UnexpectedOK++
+		n.stats.UnexpectedOK.Add(1)
 		return false
 	}
 	handed := false
@@ -188,7 +189,7 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	case wire.VerbHELLO:
 		r, isHello := ok.Reply.(*wire.OKHello)
 		if !isHello || r.ProtocolVersion < wire.MinProtocolVersion {
-			n.stats.Malformed++
+			n.stats.Malformed.Add(1)
 			return false
 		}
 		if hops == 0 {
@@ -214,10 +215,11 @@ func (n *Node) handleOK(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		}
 		p.proto = r.ProtocolVersion
 		p.version = Version{r.Major, r.Minor, r.Revision}
+		p.route.Store(nil) // the suite may change
 	case wire.VerbWHOIS:
 		n.handleWhoisReply(now, p, ok)
 	case wire.VerbECHO:
-		n.stats.EchoReplies++
+		n.stats.EchoReplies.Add(1)
 		n.echoAnswered(now, ok.InReID, hops)
 	default:
 		if inRe.IsVL2() {

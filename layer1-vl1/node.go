@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
@@ -80,7 +81,7 @@ type Node struct {
 	selfPub  *identity.Identity // without secret: what HELLO and WHOIS carry
 	addr     identity.Address
 	bind     transport.Bind
-	upper    Upper
+	upper    atomic.Pointer[upperBox]
 	log      *slog.Logger
 	clock    func() time.Time
 	mtu      int
@@ -89,6 +90,18 @@ type Node struct {
 	local    func() []netip.AddrPort
 	version  Version
 
+	// The data path's view, read without mu (fastpath.go).
+	peerIndex sync.Map // identity.Address -> *Peer, mirrors peers
+	pathIndex sync.Map // transport.Endpoint -> *Path, mirrors paths
+	united    sync.Map // [2]identity.Address -> int64, last introduction
+	amRoot    atomic.Bool
+	idBase    uint64
+	idCounter atomic.Uint64
+	expect    replyTracker
+	reasm     [reasmShards]reasmShard
+	stats     counters
+
+	// The control plane, guarded by mu.
 	mu            sync.Mutex
 	rng           *rand.Rand
 	planet        *world.World
@@ -97,31 +110,25 @@ type Node struct {
 	upstreams     []identity.Address // sorted ascending
 	stable        map[identity.Address][]netip.AddrPort
 	moonRoots     map[identity.Address]bool
-	amRoot        bool
 	peers         map[identity.Address]*Peer
 	paths         map[transport.Endpoint]*Path
-	expect        replyTracker
 	whois         map[identity.Address]int64 // last WHOIS sent
 	txq           []queuedTx
 	rxq           []parkedRx
-	reasm         *wire.Reassembler
 	gate          []int64 // new-identity rate gate per source bucket
 	collisionGate []int64
 	impostors     map[[identity.PublicKeyLength]byte]int64
-	united        map[[2]identity.Address]int64
 	punches       map[identity.Address]punch
 	aware         map[awareKey]awareEntry
 	timers        struct{ whois, ping, housekeep int64 }
 	pings         map[uint64]pingWaiter
 	deliver       []delivery
 	deliverSpare  []delivery
-	stats         Stats
+	outbox        []outgoing // sent by unlock
 
-	// Per-node scratch, used only with mu held.
-	pktBuf   []byte
-	scratch  []byte
-	fragBufs [][]byte
-	sendBufs [][]byte
+	// Scratch for packets built under mu.
+	pktBuf  []byte
+	scratch []byte
 }
 
 // Errors from Send.
@@ -143,7 +150,6 @@ func New(cfg Config) (*Node, error) {
 		selfPub:       cfg.Identity.Public(),
 		addr:          cfg.Identity.Address(),
 		bind:          cfg.Bind,
-		upper:         cfg.Upper,
 		log:           cfg.Logger,
 		clock:         cfg.Now,
 		mtu:           cfg.MTU,
@@ -157,11 +163,9 @@ func New(cfg Config) (*Node, error) {
 		paths:         map[transport.Endpoint]*Path{},
 		whois:         map[identity.Address]int64{},
 		pings:         map[uint64]pingWaiter{},
-		reasm:         wire.NewReassembler(0),
 		gate:          make([]int64, 1<<14),
 		collisionGate: make([]int64, 1<<14),
 		impostors:     map[[identity.PublicKeyLength]byte]int64{},
-		united:        map[[2]identity.Address]int64{},
 		punches:       map[identity.Address]punch{},
 		aware:         map[awareKey]awareEntry{},
 		pktBuf:        make([]byte, wire.MaxPacketLength+64),
@@ -191,11 +195,14 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.rng = rand.New(rand.NewChaCha8(seed))
-	for range wire.MaxPacketFragments {
-		n.fragBufs = append(n.fragBufs, make([]byte, 0, n.mtu))
+	n.idBase = n.rng.Uint64()
+	for i := range n.reasm {
+		n.reasm[i].r = wire.NewReassembler(wire.DefaultReassemblySlots / reasmShards * 2)
 	}
-	n.sendBufs = make([][]byte, 0, wire.MaxPacketFragments)
 	n.log = n.log.With("node", n.addr.String())
+	if cfg.Upper != nil {
+		n.SetUpper(cfg.Upper)
+	}
 	n.planet = cfg.Planet
 	if n.planet == nil {
 		n.planet = world.Default()
@@ -216,14 +223,11 @@ func (n *Node) Identity() *identity.Identity { return n.self }
 func (n *Node) now() int64 { return n.clock().UnixMilli() }
 
 // Receive processes one datagram that arrived at ep. data may be modified
-// and is not kept after the call.
+// and is not kept after the call. Packets of established sessions take
+// the lock-free path; everything else the control plane.
 func (n *Node) Receive(ep transport.Endpoint, data []byte) {
-	now := n.now()
-	n.mu.Lock()
-	n.receive(now, ep, data)
-	ds, upper := n.takeDeliveries(), n.upper
-	n.mu.Unlock()
-	n.handOver(now, upper, ds)
+	n.receive(n.now(), ep, data)
+	n.flushUpper()
 }
 
 // Tick runs the timers that are due and returns when it wants to be called
@@ -232,9 +236,10 @@ func (n *Node) Tick() time.Time {
 	now := n.now()
 	n.mu.Lock()
 	next := n.tick(now)
-	ds, upper := n.takeDeliveries(), n.upper
-	n.mu.Unlock()
+	ds, upper := n.takeDeliveries(), n.getUpper()
+	n.unlock()
 	n.handOver(now, upper, ds)
+	n.flushUpper()
 	nt := time.UnixMilli(next)
 	if t, ok := upper.(Ticker); ok {
 		if un := t.Tick(time.UnixMilli(now)); un.Before(nt) {
@@ -309,8 +314,13 @@ func (n *Node) Send(dst identity.Address, verb wire.Verb, payload []byte, compre
 		return 0, fmt.Errorf("send %d bytes to %v: %w", len(payload), dst, ErrTooLarge)
 	}
 	now := n.now()
+	if p := n.lookup(dst); p != nil {
+		if r := n.routeFor(now, p); r != nil {
+			return n.sendDirect(now, p, r, verb, payload, compress), nil
+		}
+	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	p := n.peers[dst]
 	if p != nil {
 		if id, ok := n.sendTo(now, p, verb, payload, compress, nil); ok {

@@ -3,6 +3,7 @@ package vl1
 import (
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
@@ -43,19 +44,23 @@ const (
 
 // Path is a physical path: a local socket and a remote address. Path
 // objects are shared by every peer seen on that address, as in 1.14.1.
+// The times the data path stamps are atomic; the rest belongs to n.mu.
 type Path struct {
 	ep          transport.Endpoint
-	lastSend    int64
-	lastReceive int64
-	lastTrust   int64
+	lastSend    atomic.Int64
+	lastReceive atomic.Int64
+	lastTrust   atomic.Int64
 	lastConfirm int64 // confirmation HELLO sent (≤ 1/s)
 	lastEcho    int64 // ECHO answered (≤ 1 per 166 ms)
 	latency     int   // ms, latencyUnknown until measured
 }
 
-func (pa *Path) alive(now int64) bool { return now-pa.lastReceive < pathAliveTimeout }
+func (pa *Path) alive(now int64) bool { return now-pa.lastReceive.Load() < pathAliveTimeout }
 
-// Peer is another node and the paths it was heard on.
+// Peer is another node and the paths it was heard on. Its identity and
+// keys never change; the control plane (n.mu) owns the rest, except what
+// the data path reads or stamps without the lock: the atomic times, the
+// published path list and the cached route.
 type Peer struct {
 	id   *identity.Identity
 	keys *wire.Keys
@@ -63,14 +68,18 @@ type Peer struct {
 	proto   uint8 // 0 until a HELLO or OK(HELLO) told us
 	version Version
 
-	paths []peerPath
+	// paths is replaced, never modified in place, so that the data path
+	// can walk the published list without the lock.
+	paths     []*peerPath
+	published atomic.Pointer[[]*peerPath]
+	route     atomic.Pointer[route]
 
-	lastReceive     int64
-	lastNonTrivial  int64
+	lastReceive     atomic.Int64
+	lastNonTrivial  atomic.Int64
+	lastTrust       atomic.Int64
+	lastPushSent    atomic.Int64
 	lastFullHello   int64
 	lastContactTry  int64 // always-contact round (roots, seeds)
-	lastTrust       int64
-	lastPushSent    int64
 	lastPushRecv    int64
 	pushRecvCount   int
 	lastWhoisAnswer int64
@@ -78,7 +87,7 @@ type Peer struct {
 
 type peerPath struct {
 	path     *Path
-	lr       int64 // last valid packet from this peer on the path
+	lr       atomic.Int64 // last valid packet from this peer on the path
 	priority int
 }
 
@@ -90,11 +99,31 @@ func (n *Node) newPeer(id *identity.Identity) (*Peer, error) {
 	return &Peer{id: id, keys: k}, nil
 }
 
+// setPaths replaces p's path list (n.mu held) and drops the cached route.
+func (p *Peer) setPaths(paths []*peerPath) {
+	p.paths = paths
+	p.published.Store(&paths)
+	p.route.Store(nil)
+}
+
+// publishedPath finds pa among p's paths without the lock.
+func (p *Peer) publishedPath(pa *Path) *peerPath {
+	if l := p.published.Load(); l != nil {
+		for _, pp := range *l {
+			if pp.path == pa {
+				return pp
+			}
+		}
+	}
+	return nil
+}
+
 func (n *Node) pathFor(ep transport.Endpoint) *Path {
 	pa := n.paths[ep]
 	if pa == nil {
 		pa = &Path{ep: ep, latency: latencyUnknown}
 		n.paths[ep] = pa
+		n.pathIndex.Store(ep, pa)
 	}
 	return pa
 }
@@ -119,12 +148,12 @@ func (n *Node) usable(addr identity.Address, ap netip.AddrPort) bool {
 	return true
 }
 
-func (pp *peerPath) expired(now int64) bool { return now-pp.lr >= peerPathExpiration }
+func (pp *peerPath) expired(now int64) bool { return now-pp.lr.Load() >= peerPathExpiration }
 
 // quality is Path::quality divided by priority: lower is better
 // (vl1-peers.md §4.3).
 func (pp *peerPath) quality(now int64) int64 {
-	age := min(now-pp.path.lastReceive, maxPathQualityAge)
+	age := min(now-pp.path.lastReceive.Load(), maxPathQualityAge)
 	base := int64(pp.path.latency)
 	if age >= pathAliveTimeout {
 		base += latencyUnknown + age
@@ -137,8 +166,7 @@ func (pp *peerPath) quality(now int64) int64 {
 func (p *Peer) bestPath(now int64, includeExpired bool) *peerPath {
 	var best *peerPath
 	var bestQ int64
-	for i := range p.paths {
-		pp := &p.paths[i]
+	for _, pp := range p.paths {
 		if !includeExpired && pp.expired(now) {
 			continue
 		}
@@ -149,24 +177,14 @@ func (p *Peer) bestPath(now int64, includeExpired bool) *peerPath {
 	return best
 }
 
-func (p *Peer) hasPath(pa *Path) int {
-	for i := range p.paths {
-		if p.paths[i].path == pa {
-			return i
-		}
-	}
-	return -1
-}
-
 // received is Peer::received: the path bookkeeping after every
 // authenticated packet (vl1-peers.md §4.1).
 // Trust is stamped separately, once the upper layer has accepted a packet
 // (handOver).
 func (n *Node) received(now int64, p *Peer, pa *Path, hops int, verb wire.Verb) {
-	p.lastReceive = now
-	switch verb {
-	case wire.VerbFRAME, wire.VerbEXT_FRAME, wire.VerbNETWORK_CONFIG_REQUEST, wire.VerbNETWORK_CONFIG, wire.VerbMULTICAST_FRAME:
-		p.lastNonTrivial = now
+	p.lastReceive.Store(now)
+	if nonTrivial(verb) {
+		p.lastNonTrivial.Store(now)
 	}
 	if hops == 0 {
 		n.learnPath(now, p, pa, verb)
@@ -174,9 +192,18 @@ func (n *Node) received(now int64, p *Peer, pa *Path, hops int, verb wire.Verb) 
 	n.maybePushDirectPaths(now, p, pa, hops)
 }
 
+// nonTrivial verbs keep a peer active (Peer::received).
+func nonTrivial(verb wire.Verb) bool {
+	switch verb {
+	case wire.VerbFRAME, wire.VerbEXT_FRAME, wire.VerbNETWORK_CONFIG_REQUEST, wire.VerbNETWORK_CONFIG, wire.VerbMULTICAST_FRAME:
+		return true
+	}
+	return false
+}
+
 func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
-	if i := p.hasPath(pa); i >= 0 {
-		p.paths[i].lr = now
+	if pp := p.publishedPath(pa); pp != nil {
+		pp.lr.Store(now)
 		return
 	}
 	ip := pa.ep.Addr.Addr()
@@ -196,20 +223,23 @@ func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
 		}
 		return
 	}
-	entry := peerPath{path: pa, lr: now, priority: 1}
+	entry := &peerPath{path: pa, priority: 1}
+	entry.lr.Store(now)
+	paths := slices.Clone(p.paths)
 	switch {
-	case len(p.paths) < maxPeerPaths:
-		p.paths = append(p.paths, entry)
+	case len(paths) < maxPeerPaths:
+		paths = append(paths, entry)
 	default:
 		victim := 0
-		for i, pp := range p.paths {
-			if pp.path.lastReceive < p.paths[victim].path.lastReceive {
+		for i, pp := range paths {
+			if pp.path.lastReceive.Load() < paths[victim].path.lastReceive.Load() {
 				victim = i
 			}
 		}
-		p.paths[victim] = entry
+		paths[victim] = entry
 	}
-	n.stats.PathsLearned++
+	p.setPaths(paths)
+	n.stats.PathsLearned.Add(1)
 	n.log.Debug("path learned", "peer", p.id.Address(), "path", pa.ep, "socket", pa.ep.Socket)
 }
 
@@ -219,13 +249,14 @@ func (p *Peer) prunePaths(now int64) {
 	for _, pp := range p.paths {
 		maxPrio = max(maxPrio, pp.priority)
 	}
-	p.paths = slices.DeleteFunc(p.paths, func(pp peerPath) bool {
-		return pp.expired(now) || pp.priority < maxPrio
-	})
+	drop := func(pp *peerPath) bool { return pp.expired(now) || pp.priority < maxPrio }
+	if slices.ContainsFunc(p.paths, drop) {
+		p.setPaths(slices.DeleteFunc(slices.Clone(p.paths), drop))
+	}
 }
 
-func (p *Peer) alive(now int64) bool  { return now-p.lastReceive < peerActivityTimeout }
-func (p *Peer) active(now int64) bool { return now-p.lastNonTrivial < peerActivityTimeout }
+func (p *Peer) alive(now int64) bool  { return now-p.lastReceive.Load() < peerActivityTimeout }
+func (p *Peer) active(now int64) bool { return now-p.lastNonTrivial.Load() < peerActivityTimeout }
 
 // latency is the best direct path's latency, or latencyUnknown.
 func (p *Peer) latency(now int64) int {

@@ -43,7 +43,7 @@ func (n *Node) PingWait(ctx context.Context, a identity.Address) (PingResult, er
 			ids = append(ids, id)
 			n.pings[id] = pingWaiter{ch: ch, sent: now}
 		}
-		n.mu.Unlock()
+		n.unlock()
 		if a == n.addr || a.IsReserved() {
 			return PingResult{}, ErrReserved
 		}

@@ -25,34 +25,34 @@ type parkedRx struct {
 	at   int64
 }
 
-// receive handles one datagram with n.mu held.
+// receive handles one datagram; it takes n.mu only for control-plane
+// work.
 func (n *Node) receive(now int64, ep transport.Endpoint, data []byte) {
-	n.stats.DatagramsReceived++
+	n.stats.DatagramsReceived.Add(1)
 	if len(data) < wire.MinFragmentLength {
-		n.stats.Junk++ // hole-punch probes and noise
+		n.stats.Junk.Add(1) // hole-punch probes and noise
 		return
 	}
 	if wire.IsFragment(data) {
 		f, err := wire.ParseFragment(data)
 		if err != nil {
-			n.stats.Malformed++
+			n.stats.Malformed.Add(1)
 			return
 		}
 		if f.Destination() != n.addr {
 			n.relay(now, ep, data, true)
 			return
 		}
-		buf := bufPool.Get().(*[]byte)
-		whole, ok := n.reasm.AddFragment((*buf)[:0], f)
+		whole, buf, ok := n.reassemble(f.PacketID(), func(r *wire.Reassembler, dst []byte) (wire.Packet, bool) {
+			return r.AddFragment(dst, f)
+		})
 		if ok {
 			n.handlePacket(now, ep, whole, buf)
-		} else {
-			bufPool.Put(buf)
 		}
 		return
 	}
 	if len(data) < wire.MinPacketLength {
-		n.stats.Junk++ // e.g. 13-byte legacy LAN beacons
+		n.stats.Junk.Add(1) // e.g. 13-byte legacy LAN beacons
 		return
 	}
 	pkt := wire.Packet(data)
@@ -61,12 +61,11 @@ func (n *Node) receive(now int64, ep transport.Endpoint, data []byte) {
 		return
 	}
 	if pkt.Fragmented() {
-		buf := bufPool.Get().(*[]byte)
-		whole, ok := n.reasm.AddHead((*buf)[:0], pkt)
+		whole, buf, ok := n.reassemble(pkt.ID(), func(r *wire.Reassembler, dst []byte) (wire.Packet, bool) {
+			return r.AddHead(dst, pkt)
+		})
 		if ok {
 			n.handlePacket(now, ep, whole, buf)
-		} else {
-			bufPool.Put(buf)
 		}
 		return
 	}
@@ -84,22 +83,31 @@ func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, b
 	}()
 	src := pkt.Source()
 	if src == n.addr || src.IsReserved() {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	if pkt.Cipher() == wire.SuitePoly1305None && pkt.Verb() == wire.VerbHELLO {
+		n.mu.Lock()
 		n.handleHello(now, ep, pkt)
+		ds, upper := n.takeDeliveries(), n.getUpper()
+		n.unlock()
+		n.handOver(now, upper, ds)
 		return
 	}
-	p := n.peers[src]
+	p := n.lookup(src)
 	if p == nil {
-		n.park(now, ep, pkt)
-		n.requestWhois(now, src)
-		return
+		n.mu.Lock()
+		if p = n.peers[src]; p == nil {
+			n.park(now, ep, pkt)
+			n.requestWhois(now, src)
+			n.unlock()
+			return
+		}
+		n.unlock()
 	}
 	wireID := pkt.ID()
 	if _, err := wire.Dearmor(pkt, p.keys); err != nil {
-		n.stats.BadMAC++
+		n.stats.BadMAC.Add(1)
 		return
 	}
 	if pkt.Compressed() {
@@ -110,21 +118,39 @@ func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, b
 		}
 		buf = dbuf
 		if err != nil {
-			n.stats.Malformed++
+			n.stats.Malformed.Add(1)
 			return
 		}
 		pkt = out
 	}
+	verb := pkt.Verb()
+	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {
+		if pa := n.knownPath(ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
+			n.stats.PacketsReceived.Add(1)
+			if upper := n.getUpper(); upper != nil {
+				in := Inbound{From: src, Verb: verb, PacketID: wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
+				if upper.HandleVL2(in) {
+					p.lastTrust.Store(now)
+					pa.lastTrust.Store(now)
+				}
+			}
+			return
+		}
+	}
+	n.mu.Lock()
 	pa := n.pathFor(ep)
-	pa.lastReceive = now
+	pa.lastReceive.Store(now)
 	handedOver = n.dispatch(now, ep, pa, p, pkt, wireID, buf)
+	ds, upper := n.takeDeliveries(), n.getUpper()
+	n.unlock()
+	n.handOver(now, upper, ds)
 }
 
 // park keeps a packet from an unknown sender until WHOIS answers.
 func (n *Node) park(now int64, ep transport.Endpoint, pkt wire.Packet) {
 	if len(n.rxq) >= queueSize {
 		n.rxq = n.rxq[1:]
-		n.stats.RxQueueDropped++
+		n.stats.RxQueueDropped.Add(1)
 	}
 	n.rxq = append(n.rxq, parkedRx{ep: ep, data: append([]byte(nil), pkt...), at: now})
 }
@@ -136,7 +162,7 @@ func (n *Node) unpark(now int64, a identity.Address) {
 	for _, r := range n.rxq {
 		switch {
 		case now-r.at >= queueTimeout:
-			n.stats.RxQueueDropped++
+			n.stats.RxQueueDropped.Add(1)
 		case wire.Packet(r.data).Source() == a:
 			ready = append(ready, r)
 		default:
@@ -146,7 +172,37 @@ func (n *Node) unpark(now int64, a identity.Address) {
 	clear(n.rxq[len(keep):])
 	n.rxq = keep
 	for _, r := range ready {
-		n.handlePacket(now, r.ep, wire.Packet(r.data), nil)
+		n.handleParked(now, r)
+	}
+}
+
+// handleParked authenticates and dispatches a parked packet (n.mu held).
+func (n *Node) handleParked(now int64, r parkedRx) {
+	pkt := wire.Packet(r.data)
+	p := n.peers[pkt.Source()]
+	if p == nil {
+		return
+	}
+	wireID := pkt.ID()
+	if _, err := wire.Dearmor(pkt, p.keys); err != nil {
+		n.stats.BadMAC.Add(1)
+		return
+	}
+	var buf *[]byte
+	if pkt.Compressed() {
+		buf = bufPool.Get().(*[]byte)
+		out, err := wire.Decompress((*buf)[:0], pkt)
+		if err != nil {
+			bufPool.Put(buf)
+			n.stats.Malformed.Add(1)
+			return
+		}
+		pkt = out
+	}
+	pa := n.pathFor(r.ep)
+	pa.lastReceive.Store(now)
+	if !n.dispatch(now, r.ep, pa, p, pkt, wireID, buf) && buf != nil {
+		bufPool.Put(buf)
 	}
 }
 
@@ -156,7 +212,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	hops := pkt.Hops()
 	verb := pkt.Verb()
 	payload := pkt.Payload()
-	n.stats.PacketsReceived++
+	n.stats.PacketsReceived.Add(1)
 	switch verb {
 	case wire.VerbNOP:
 	case wire.VerbOK:
@@ -164,7 +220,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	case wire.VerbERROR:
 		e, err := wire.ParseError(payload)
 		if err != nil {
-			n.stats.Malformed++
+			n.stats.Malformed.Add(1)
 			return false
 		}
 		if e.InReVerb.IsVL2() {
@@ -174,7 +230,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		if e.Code == wire.ErrorIdentityCollision && n.isUpstream(p.id.Address()) {
 			n.log.Error("a root reports that another node uses our address with a different key: generate a new identity", "root", p.id.Address())
 		}
-		n.stats.ErrorsReceived++
+		n.stats.ErrorsReceived.Add(1)
 	case wire.VerbWHOIS:
 		n.handleWhois(now, pa, p, wireID, payload)
 	case wire.VerbRENDEZVOUS:
@@ -192,7 +248,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		// Accepted and ignored, as a node without multipath does.
 	case wire.VerbHELLO:
 		// An encrypted HELLO from a known peer: 1.14.1 accepts it.
-		n.stats.HellosReceived++
+		n.stats.HellosReceived.Add(1)
 	default:
 		if verb.IsVL2() {
 			n.received(now, p, pa, hops, verb)
@@ -204,7 +260,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 }
 
 func (n *Node) handToUpper(p *Peer, pa *Path, verb wire.Verb, wireID uint64, hops int, payload []byte, buf *[]byte) bool {
-	if n.upper == nil {
+	if n.getUpper() == nil {
 		return false
 	}
 	// Without a pooled buffer the payload lives in the caller's datagram
@@ -238,10 +294,8 @@ func (n *Node) handOver(now int64, upper Upper, ds []delivery) {
 			bufPool.Put(d.buf)
 		}
 		if trusted {
-			n.mu.Lock()
-			d.peer.lastTrust = now
-			d.path.lastTrust = now
-			n.mu.Unlock()
+			d.peer.lastTrust.Store(now)
+			d.path.lastTrust.Store(now)
 		}
 	}
 	clear(ds)

@@ -9,12 +9,12 @@ import (
 )
 
 // relay forwards a packet or fragment addressed to someone else
-// (Switch::onRemotePacket, vl1-peers.md §6). The MAC stays valid: only the
-// hop count changes, and it is not authenticated.
+// (Switch::onRemotePacket, vl1-peers.md §6) without the lock. The MAC
+// stays valid: only the hop count changes, and it is not authenticated.
 func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment bool) {
-	in := n.paths[ep]
-	if !n.amRoot && (in == nil || now-in.lastTrust >= trustExpiration) {
-		n.stats.RelayRefused++
+	in := n.knownPath(ep)
+	if !n.amRoot.Load() && (in == nil || now-in.lastTrust.Load() >= trustExpiration) {
+		n.stats.RelayRefused.Add(1)
 		return
 	}
 	var dst, src identity.Address
@@ -26,12 +26,12 @@ func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment boo
 		pkt := wire.Packet(data)
 		dst, src, hops = pkt.Destination(), pkt.Source(), pkt.Hops()
 		if src == n.addr || src.IsReserved() {
-			n.stats.RelayRefused++
+			n.stats.RelayRefused.Add(1)
 			return
 		}
 	}
 	if hops >= relayMaxHops {
-		n.stats.HopLimit++
+		n.stats.HopLimit.Add(1)
 		return
 	}
 	if fragment {
@@ -39,43 +39,52 @@ func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment boo
 	} else {
 		wire.Packet(data).SetHops(hops + 1)
 	}
-	var out *Path
-	direct := false
-	if p := n.peers[dst]; p != nil {
-		if pp := p.bestPath(now, false); pp != nil {
-			out, direct = pp.path, true
-		}
-	}
-	if out == nil {
-		u := n.bestUpstream(now)
-		if u == nil || (!fragment && u.id.Address() == src) {
-			n.stats.RelayRefused++
-			return
-		}
-		if pp := u.bestPath(now, false); pp != nil {
-			out = pp.path
-		}
-	}
-	if out == nil || out.ep == ep {
-		n.stats.RelayRefused++
+	out, direct := n.relayRoute(now, dst)
+	if out == nil || (!direct && !fragment && out.via == src) || out.path.ep == ep {
+		n.stats.RelayRefused.Add(1)
 		return
 	}
-	n.sendBufs = append(n.sendBufs[:0], data)
-	if err := n.bind.Send(n.sendBufs, out.ep); err != nil {
-		n.stats.SendErrors++
+	bufs := [1][]byte{data}
+	if err := n.bind.Send(bufs[:], out.path.ep); err != nil {
+		n.stats.SendErrors.Add(1)
 	}
-	out.lastSend = now
-	n.stats.Relayed++
+	out.path.lastSend.Store(now)
+	n.stats.Relayed.Add(1)
 	if !fragment && direct {
 		n.maybeUnite(now, src, dst)
 	}
+}
+
+// relayRoute is where a relayed packet for dst goes: dst's direct path,
+// else the best upstream (which relays further).
+func (n *Node) relayRoute(now int64, dst identity.Address) (*route, bool) {
+	if p := n.lookup(dst); p != nil {
+		if r := n.routeFor(now, p); r != nil && r.direct {
+			return r, true
+		}
+	}
+	n.mu.Lock()
+	defer n.unlock()
+	u := n.bestUpstream(now)
+	if u == nil {
+		return nil, false
+	}
+	if pp := u.bestPath(now, false); pp != nil {
+		return &route{path: pp.path, via: u.id.Address()}, false
+	}
+	return nil, false
 }
 
 // maybeUnite introduces two peers whose traffic we relayed, at most every
 // ZT_MIN_UNITE_INTERVAL per pair.
 func (n *Node) maybeUnite(now int64, a, b identity.Address) {
 	key := [2]identity.Address{min(a, b), max(a, b)}
-	if last, ok := n.united[key]; ok && now-last < minUniteInterval {
+	if last, ok := n.united.Load(key); ok && now-last.(int64) < minUniteInterval {
+		return
+	}
+	n.mu.Lock()
+	defer n.unlock()
+	if last, ok := n.united.Load(key); ok && now-last.(int64) < minUniteInterval {
 		return
 	}
 	pa, pb := n.peers[a], n.peers[b]
@@ -83,7 +92,7 @@ func (n *Node) maybeUnite(now int64, a, b identity.Address) {
 		return
 	}
 	if n.introduce(now, pa, pb) {
-		n.united[key] = now
+		n.united.Store(key, now)
 	}
 }
 
@@ -96,8 +105,7 @@ func (n *Node) introduce(now int64, a, b *Peer) bool {
 	}
 	best := func(p *Peer, scope IPScope, v6 bool) *peerPath {
 		var s slot
-		for i := range p.paths {
-			pp := &p.paths[i]
+		for _, pp := range p.paths {
 			ip := pp.path.ep.Addr.Addr().Unmap()
 			if pp.expired(now) || ScopeOf(ip) != scope || ip.Is6() != v6 {
 				continue
@@ -122,7 +130,7 @@ func (n *Node) introduce(now int64, a, b *Peer) bool {
 			n.log.Debug("introducing peers", "a", a.id.Address(), "a_at", pa.path.ep, "b", b.id.Address(), "b_at", pb.path.ep)
 			n.sendRendezvous(now, first, fp, second, sp.path.ep.Addr)
 			n.sendRendezvous(now, second, sp, first, fp.path.ep.Addr)
-			n.stats.Rendezvous++
+			n.stats.Rendezvous.Add(1)
 			return true
 		}
 		if scope == ScopeNone {
@@ -149,30 +157,28 @@ func (n *Node) sendRendezvous(now int64, to *Peer, via *peerPath, other *Peer, a
 // port for the peer's answer — the hole never opens (see spec/nat-matrix.md).
 func (n *Node) handleRendezvous(now int64, ep transport.Endpoint, from *Peer, payload []byte) {
 	if !n.isUpstream(from.id.Address()) {
-		n.stats.Refused++
+		n.stats.Refused.Add(1)
 		return
 	}
 	r, err := wire.ParseRendezvous(payload)
 	if err != nil {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	n.log.Debug("RENDEZVOUS", "with", r.With, "at", r.Endpoint)
 	if r.Endpoint.Port() == 0 || !n.usable(r.With, r.Endpoint) || r.With == n.addr {
-		n.stats.Refused++
+		n.stats.Refused.Add(1)
 		return
 	}
-	if ts, ok := n.bind.(transport.TTLSender); ok {
-		var junk [4]byte
-		v := n.rng.Uint32()
-		junk[0], junk[1], junk[2], junk[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-		_ = ts.SendTTL(junk[:], transport.Endpoint{Addr: r.Endpoint, Socket: transport.AnySocket}, 2)
-	}
+	junk := fragPool.Get().(*[]byte)
+	v := n.rng.Uint32()
+	*junk = append((*junk)[:0], byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+	n.outbox = append(n.outbox, outgoing{ep: transport.Endpoint{Addr: r.Endpoint, Socket: transport.AnySocket}, bufs: []*[]byte{junk}, ttl: 2})
 	n.punches[r.With] = punch{to: transport.Endpoint{Addr: r.Endpoint, Socket: ep.Socket}, due: now + punchDelay, since: now}
 	if n.peers[r.With] == nil {
 		n.requestWhois(now, r.With)
 	}
-	n.stats.Punches++
+	n.stats.Punches.Add(1)
 }
 
 // A punch probes an introduced address: at punchDelay, and again
@@ -223,17 +229,17 @@ func (n *Node) runPunches(now int64) int64 {
 // maybePushDirectPaths tells a trusted peer our candidate addresses
 // (Peer::received, vl1-peers.md §7.2).
 func (n *Node) maybePushDirectPaths(now int64, p *Peer, pa *Path, hops int) {
-	if now-p.lastTrust >= trustExpiration {
+	if now-p.lastTrust.Load() >= trustExpiration {
 		return
 	}
 	interval := int64(pushIntervalHavePath)
 	if hops > 0 {
 		interval = pushInterval
 	}
-	if now-p.lastPushSent < interval {
+	if now-p.lastPushSent.Load() < interval {
 		return
 	}
-	p.lastPushSent = now
+	p.lastPushSent.Store(now)
 	var cands []netip.AddrPort
 	if n.local != nil {
 		cands = append(cands, n.local()...)
@@ -262,7 +268,7 @@ func (n *Node) maybePushDirectPaths(now int64, p *Peer, pa *Path, hops int) {
 func (n *Node) sendPush(now int64, p *Peer, pa *Path, msg *wire.PushDirectPaths) {
 	pkt := n.build(p, wire.VerbPUSH_DIRECT_PATHS, msg.AppendPayload(nil), true)
 	n.transmit(now, p, pkt, suiteFor(p), pa.ep, pa, false)
-	n.stats.PushesSent++
+	n.stats.PushesSent.Add(1)
 }
 
 // handlePush tries the addresses a peer pushed (_doPUSH_DIRECT_PATHS).
@@ -274,12 +280,12 @@ func (n *Node) handlePush(now int64, p *Peer, payload []byte) {
 	}
 	p.lastPushRecv = now
 	if p.pushRecvCount >= pushCutoffLimit {
-		n.stats.RateGated++
+		n.stats.RateGated.Add(1)
 		return
 	}
 	m, err := wire.ParsePushDirectPaths(payload)
 	if err != nil {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	perScope := map[[2]int]int{}

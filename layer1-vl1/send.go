@@ -1,6 +1,8 @@
 package vl1
 
 import (
+	"sync/atomic"
+
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
@@ -9,22 +11,21 @@ import (
 // replyTracker remembers the wire IDs of recently sent requests so that
 // only expected OKs are processed (vl1.md §6.2). Like 1.14.1 it is a fixed
 // table, so tracking costs no allocation per packet; unlike 1.14.1 it keys
-// on the whole 64-bit ID.
+// on the whole 64-bit ID. Senders on any core add without a lock.
 type replyTracker struct {
-	slots [256][32]uint64
-	next  [256]uint8
+	slots [256][32]atomic.Uint64
+	next  [256]atomic.Uint32
 }
 
 func (r *replyTracker) add(id uint64) {
 	b := uint8(id ^ id>>8 ^ id>>16 ^ id>>24)
-	r.slots[b][r.next[b]&31] = id
-	r.next[b]++
+	r.slots[b][(r.next[b].Add(1)-1)&31].Store(id)
 }
 
 func (r *replyTracker) has(id uint64) bool {
 	b := uint8(id ^ id>>8 ^ id>>16 ^ id>>24)
-	for _, v := range r.slots[b] {
-		if v == id && id != 0 {
+	for i := range r.slots[b] {
+		if r.slots[b][i].Load() == id && id != 0 {
 			return true
 		}
 	}
@@ -39,14 +40,6 @@ func expectsReply(v wire.Verb) bool {
 		return true
 	}
 	return false
-}
-
-func (n *Node) packetID() uint64 {
-	for {
-		if id := n.rng.Uint64(); id != 0 {
-			return id
-		}
-	}
 }
 
 // route picks where a packet for p goes (Switch::_trySend): its best direct
@@ -96,28 +89,22 @@ func (n *Node) build(p *Peer, verb wire.Verb, payload []byte, compress bool) wir
 	return pkt
 }
 
-// transmit armors pkt for p, fragments it at the MTU and sends it to ep.
+// transmit armors pkt for p (n.mu held), fragments it at the MTU and
+// queues it for ep; unlock sends it once the lock is released.
 func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
 	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
 	if err := wire.Armor(pkt, p.keys, suite); err != nil {
-		n.stats.SendErrors++
+		n.stats.SendErrors.Add(1)
 		return 0
 	}
 	id := pkt.ID()
 	if expect {
 		n.expect.add(id)
 	}
-	bufs := append(n.sendBufs[:0], pkt[:min(len(pkt), n.mtu)])
-	for i := 1; i < wire.FragmentCount(len(pkt), n.mtu); i++ {
-		n.fragBufs[i] = wire.AppendFragment(n.fragBufs[i][:0], pkt, n.mtu, i)
-		bufs = append(bufs, n.fragBufs[i])
-	}
-	if err := n.bind.Send(bufs, ep); err != nil {
-		n.stats.SendErrors++
-	}
-	n.stats.PacketsSent++
+	n.queueDatagrams(ep, pkt)
+	n.stats.PacketsSent.Add(1)
 	if pa != nil {
-		pa.lastSend = now
+		pa.lastSend.Store(now)
 	}
 	return id
 }
@@ -150,7 +137,7 @@ func (n *Node) sendHello(now int64, p *Peer, ep transport.Endpoint) {
 	}
 	all := transport.Endpoint{Addr: ep.Addr, Socket: transport.AnySocket}
 	n.transmit(now, p, pkt, wire.SuitePoly1305None, all, n.pathFor(ep), true)
-	n.stats.HellosSent++
+	n.stats.HellosSent.Add(1)
 }
 
 // sendHelloRelayed sends a HELLO addressed to p through the best upstream.
@@ -187,7 +174,7 @@ type queuedTx struct {
 func (n *Node) queueTx(now int64, dst identity.Address, verb wire.Verb, payload []byte, compress bool) {
 	if len(n.txq) >= queueSize {
 		n.txq = n.txq[1:]
-		n.stats.TxQueueDropped++
+		n.stats.TxQueueDropped.Add(1)
 	}
 	n.txq = append(n.txq, queuedTx{dst, verb, append([]byte(nil), payload...), compress, now})
 }
@@ -197,7 +184,7 @@ func (n *Node) flushTx(now int64) {
 	keep := n.txq[:0]
 	for _, q := range n.txq {
 		if now-q.at >= queueTimeout {
-			n.stats.TxQueueDropped++
+			n.stats.TxQueueDropped.Add(1)
 			continue
 		}
 		if p := n.peers[q.dst]; p != nil {

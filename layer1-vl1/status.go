@@ -3,6 +3,7 @@ package vl1
 import (
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
@@ -26,11 +27,71 @@ type Stats struct {
 	PathsLearned, PeersEvicted                      uint64
 }
 
+// counters are the live Stats, counted without a lock.
+type counters struct {
+	DatagramsReceived atomic.Uint64
+	PacketsReceived   atomic.Uint64
+	PacketsSent       atomic.Uint64
+	HellosSent        atomic.Uint64
+	HellosReceived    atomic.Uint64
+	Junk              atomic.Uint64
+	Malformed         atomic.Uint64
+	BadMAC            atomic.Uint64
+	BadIdentity       atomic.Uint64
+	Collisions        atomic.Uint64
+	RateGated         atomic.Uint64
+	UnexpectedOK      atomic.Uint64
+	Refused           atomic.Uint64
+	RelayRefused      atomic.Uint64
+	HopLimit          atomic.Uint64
+	Relayed           atomic.Uint64
+	Rendezvous        atomic.Uint64
+	Punches           atomic.Uint64
+	PushesSent        atomic.Uint64
+	WhoisSent         atomic.Uint64
+	WhoisAnswered     atomic.Uint64
+	EchoReplies       atomic.Uint64
+	ErrorsReceived    atomic.Uint64
+	SendErrors        atomic.Uint64
+	TxQueueDropped    atomic.Uint64
+	RxQueueDropped    atomic.Uint64
+	PathsLearned      atomic.Uint64
+	PeersEvicted      atomic.Uint64
+}
+
 // Stats returns a copy of the counters.
 func (n *Node) Stats() Stats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.stats
+	c := &n.stats
+	return Stats{
+		DatagramsReceived: c.DatagramsReceived.Load(),
+		PacketsReceived:   c.PacketsReceived.Load(),
+		PacketsSent:       c.PacketsSent.Load(),
+		HellosSent:        c.HellosSent.Load(),
+		HellosReceived:    c.HellosReceived.Load(),
+		Junk:              c.Junk.Load(),
+		Malformed:         c.Malformed.Load(),
+		BadMAC:            c.BadMAC.Load(),
+		BadIdentity:       c.BadIdentity.Load(),
+		Collisions:        c.Collisions.Load(),
+		RateGated:         c.RateGated.Load(),
+		UnexpectedOK:      c.UnexpectedOK.Load(),
+		Refused:           c.Refused.Load(),
+		RelayRefused:      c.RelayRefused.Load(),
+		HopLimit:          c.HopLimit.Load(),
+		Relayed:           c.Relayed.Load(),
+		Rendezvous:        c.Rendezvous.Load(),
+		Punches:           c.Punches.Load(),
+		PushesSent:        c.PushesSent.Load(),
+		WhoisSent:         c.WhoisSent.Load(),
+		WhoisAnswered:     c.WhoisAnswered.Load(),
+		EchoReplies:       c.EchoReplies.Load(),
+		ErrorsReceived:    c.ErrorsReceived.Load(),
+		SendErrors:        c.SendErrors.Load(),
+		TxQueueDropped:    c.TxQueueDropped.Load(),
+		RxQueueDropped:    c.RxQueueDropped.Load(),
+		PathsLearned:      c.PathsLearned.Load(),
+		PeersEvicted:      c.PeersEvicted.Load(),
+	}
 }
 
 // Role is a peer's role as zerotier-cli prints it.
@@ -81,15 +142,15 @@ type Status struct {
 func (n *Node) Status() Status {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return Status{Address: n.addr, Online: n.online(now), Root: n.amRoot, Planet: n.planet, PeerCount: len(n.peers), LocalAddrs: n.whoami(now)}
+	defer n.unlock()
+	return Status{Address: n.addr, Online: n.online(now), Root: n.amRoot.Load(), Planet: n.planet, PeerCount: len(n.peers), LocalAddrs: n.whoami(now)}
 }
 
 // Peers returns every known peer, sorted by address.
 func (n *Node) Peers() []PeerInfo {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	out := make([]PeerInfo, 0, len(n.peers))
 	for a, p := range n.peers {
 		out = append(out, n.peerInfo(now, a, p))
@@ -102,7 +163,7 @@ func (n *Node) Peers() []PeerInfo {
 func (n *Node) Peer(a identity.Address) (PeerInfo, bool) {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	p := n.peers[a]
 	if p == nil {
 		return PeerInfo{}, false
@@ -124,16 +185,15 @@ func (n *Node) peerInfo(now int64, a identity.Address, p *Peer) PeerInfo {
 	if l := p.latency(now); l != latencyUnknown {
 		pi.Latency = l
 	}
-	if p.lastReceive > 0 {
-		pi.LastReceive = time.UnixMilli(p.lastReceive)
+	if lr := p.lastReceive.Load(); lr > 0 {
+		pi.LastReceive = time.UnixMilli(lr)
 	}
 	best := p.bestPath(now, false)
-	for i := range p.paths {
-		pp := &p.paths[i]
+	for _, pp := range p.paths {
 		info := PathInfo{
 			Endpoint:    pp.path.ep,
-			LastSend:    time.UnixMilli(pp.path.lastSend),
-			LastReceive: time.UnixMilli(pp.lr),
+			LastSend:    time.UnixMilli(pp.path.lastSend.Load()),
+			LastReceive: time.UnixMilli(pp.lr.Load()),
 			Latency:     -1,
 			Expired:     pp.expired(now),
 			Preferred:   pp == best,
@@ -150,7 +210,7 @@ func (n *Node) peerInfo(now int64, a identity.Address, p *Peer) PeerInfo {
 func (n *Node) DirectPath(a identity.Address) bool {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	p := n.peers[a]
 	return p != nil && p.bestPath(now, false) != nil
 }
@@ -160,7 +220,7 @@ func (n *Node) DirectPath(a identity.Address) bool {
 func (n *Node) AddPeer(id *identity.Identity, addrs []netip.AddrPort) error {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	a := id.Address()
 	if a == n.addr {
 		return ErrReserved
@@ -172,7 +232,7 @@ func (n *Node) AddPeer(id *identity.Identity, addrs []netip.AddrPort) error {
 			return err
 		}
 		p = np
-		n.peers[a] = p
+		n.setPeer(a, p)
 	}
 	for _, ap := range addrs {
 		if n.usable(a, ap) {
@@ -197,7 +257,7 @@ func (n *Node) PeerIdentity(a identity.Address) *identity.Identity {
 		return n.selfPub
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if p := n.peers[a]; p != nil {
 		return p.id
 	}
@@ -208,7 +268,7 @@ func (n *Node) PeerIdentity(a identity.Address) *identity.Identity {
 func (n *Node) RequestWhois(a identity.Address) {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if n.peers[a] == nil && a != n.addr {
 		n.requestWhois(now, a)
 	}
@@ -218,9 +278,17 @@ func (n *Node) RequestWhois(a identity.Address) {
 // usually made after the node (it sends through it), hence a setter. If it
 // also implements Ticker, Tick runs it with the node's timers.
 func (n *Node) SetUpper(u Upper) {
-	n.mu.Lock()
-	n.upper = u
-	n.mu.Unlock()
+	n.upper.Store(&upperBox{u})
+}
+
+// upperBox holds the upper layer for atomic publication.
+type upperBox struct{ Upper }
+
+func (n *Node) getUpper() Upper {
+	if b := n.upper.Load(); b != nil {
+		return b.Upper
+	}
+	return nil
 }
 
 // Ticker is implemented by upper layers with timers of their own.
@@ -228,10 +296,23 @@ type Ticker interface {
 	Tick(now time.Time) (next time.Time)
 }
 
+// Flusher is implemented by upper layers that batch their work: VL1 calls
+// FlushVL2 after a run of HandleVL2 calls (a received batch), so that the
+// frames for a device can go out in one write.
+type Flusher interface {
+	FlushVL2()
+}
+
+func (n *Node) flushUpper() {
+	if f, ok := n.getUpper().(Flusher); ok {
+		f.FlushVL2()
+	}
+}
+
 // Upstreams are the roots of the planet and orbited moons (not ourselves).
 func (n *Node) Upstreams() []identity.Address {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	return append([]identity.Address(nil), n.upstreams...)
 }
 
@@ -239,7 +320,7 @@ func (n *Node) Upstreams() []identity.Address {
 func (n *Node) BestUpstream() identity.Address {
 	now := n.now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if u := n.bestUpstream(now); u != nil {
 		return u.id.Address()
 	}

@@ -36,7 +36,7 @@ func (n *Node) tick(now int64) int64 {
 func (n *Node) expireRx(now int64) {
 	n.rxq = slices.DeleteFunc(n.rxq, func(r parkedRx) bool {
 		if now-r.at >= queueTimeout {
-			n.stats.RxQueueDropped++
+			n.stats.RxQueueDropped.Add(1)
 			return true
 		}
 		return false
@@ -114,7 +114,7 @@ func (n *Node) keepalive(now int64, p *Peer) (v4, v6 bool) {
 		switch {
 		case full:
 			n.sendHello(now, p, pp.path.ep)
-		case now-pp.path.lastSend >= pathHeartbeatPeriod:
+		case now-pp.path.lastSend.Load() >= pathHeartbeatPeriod:
 			n.contact(now, p, pp.path.ep, false)
 		default:
 			continue
@@ -137,8 +137,8 @@ func (n *Node) housekeeping(now int64) {
 		if slices.Contains(n.pendingMoonSeeds(), a) {
 			continue
 		}
-		delete(n.peers, a)
-		n.stats.PeersEvicted++
+		n.dropPeer(a)
+		n.stats.PeersEvicted.Add(1)
 	}
 	used := map[*Path]bool{}
 	for _, p := range n.peers {
@@ -148,15 +148,17 @@ func (n *Node) housekeeping(now int64) {
 		}
 	}
 	for ep, pa := range n.paths {
-		if !used[pa] && now-pa.lastReceive >= trustExpiration && now-pa.lastSend >= trustExpiration {
+		if !used[pa] && now-pa.lastReceive.Load() >= trustExpiration && now-pa.lastSend.Load() >= trustExpiration {
 			delete(n.paths, ep)
+			n.pathIndex.Delete(ep)
 		}
 	}
-	for k, t := range n.united {
-		if now-t >= minUniteInterval {
-			delete(n.united, k)
+	n.united.Range(func(k, t any) bool {
+		if now-t.(int64) >= minUniteInterval {
+			n.united.Delete(k)
 		}
-	}
+		return true
+	})
 	for k, e := range n.aware {
 		if now-e.at >= selfAwarenessTimeout {
 			delete(n.aware, k)
@@ -207,12 +209,12 @@ func (n *Node) iam(now int64, reporter *Peer, ep transport.Endpoint, reported ne
 		}
 	}
 	for _, p := range n.peers {
-		for i := range p.paths {
-			pp := &p.paths[i]
+		for _, pp := range p.paths {
 			ip := pp.path.ep.Addr.Addr().Unmap()
 			if ScopeOf(ip) == scope && ip.Is6() == k.v6 {
 				n.contact(now, p, pp.path.ep, false)
-				pp.lr = 0
+				pp.lr.Store(0)
+				p.route.Store(nil)
 			}
 		}
 	}

@@ -15,13 +15,13 @@ func (n *Node) memoizeUpstreams() {
 	n.upstreams = n.upstreams[:0]
 	n.stable = map[identity.Address][]netip.AddrPort{}
 	n.moonRoots = map[identity.Address]bool{}
-	n.amRoot = false
+	n.amRoot.Store(false)
 	worlds := append([]*world.World{n.planet}, n.moonList()...)
 	for _, w := range worlds {
 		for _, r := range w.Roots {
 			a := r.Identity.Address()
 			if a == n.addr {
-				n.amRoot = true
+				n.amRoot.Store(true)
 				continue
 			}
 			if _, dup := n.stable[a]; !dup {
@@ -33,7 +33,7 @@ func (n *Node) memoizeUpstreams() {
 			}
 			if p := n.peers[a]; p == nil || !p.id.Equal(r.Identity) {
 				if np, err := n.newPeer(r.Identity); err == nil {
-					n.peers[a] = np
+					n.setPeer(a, np)
 				}
 			}
 		}
@@ -73,7 +73,7 @@ func (n *Node) bestUpstream(now int64) *Peer {
 			continue
 		}
 		q := uint64(0xffffffff)
-		if tsr := now - p.lastReceive; tsr < peerActivityTimeout {
+		if tsr := now - p.lastReceive.Load(); tsr < peerActivityTimeout {
 			q = uint64(p.latency(now)) * uint64(1+tsr/61000)
 		}
 		if best == nil || q <= bestQ {
@@ -86,7 +86,7 @@ func (n *Node) bestUpstream(now int64) *Peer {
 // online: a root is always online; others once an upstream was heard
 // within ZT_PEER_ACTIVITY_TIMEOUT.
 func (n *Node) online(now int64) bool {
-	if n.amRoot {
+	if n.amRoot.Load() {
 		return true
 	}
 	for _, a := range n.upstreams {
@@ -134,7 +134,7 @@ func (n *Node) addWorld(w *world.World, from identity.Address) bool {
 // a seed address the node asks the seed for it in its HELLOs.
 func (n *Node) Orbit(moonID uint64, seed identity.Address, w *world.World) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	if w != nil && w.Type == world.Moon && w.ID == moonID {
 		n.moons[moonID] = w
 		delete(n.moonSeeds, moonID)
@@ -149,7 +149,7 @@ func (n *Node) Orbit(moonID uint64, seed identity.Address, w *world.World) {
 // Deorbit leaves a moon.
 func (n *Node) Deorbit(moonID uint64) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	delete(n.moons, moonID)
 	delete(n.moonSeeds, moonID)
 	n.memoizeUpstreams()
@@ -158,13 +158,13 @@ func (n *Node) Deorbit(moonID uint64) {
 // Worlds returns the planet and the orbited moons.
 func (n *Node) Worlds() (*world.World, []*world.World) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.unlock()
 	return n.planet, n.moonList()
 }
 
 // IsRoot reports whether this node is one of its worlds' roots.
 func (n *Node) IsRoot() bool {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.amRoot
+	defer n.unlock()
+	return n.amRoot.Load()
 }

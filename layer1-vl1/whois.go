@@ -20,7 +20,7 @@ func (n *Node) requestWhois(now int64, a identity.Address) {
 	}
 	w := wire.Whois{Addresses: []identity.Address{a}}
 	if _, ok := n.sendTo(now, u, wire.VerbWHOIS, w.AppendPayload(n.scratch[:0]), false, nil); ok {
-		n.stats.WhoisSent++
+		n.stats.WhoisSent.Add(1)
 	}
 }
 
@@ -29,12 +29,12 @@ func (n *Node) requestWhois(now int64, a identity.Address) {
 func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload []byte) {
 	w, err := wire.ParseWhois(payload)
 	if err != nil {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
-	if !n.amRoot {
+	if !n.amRoot.Load() {
 		if now-p.lastWhoisAnswer < peerWhoisRateLimit {
-			n.stats.RateGated++
+			n.stats.RateGated.Add(1)
 			return
 		}
 		p.lastWhoisAnswer = now
@@ -56,7 +56,7 @@ func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload 
 	ok := wire.OK{InReVerb: wire.VerbWHOIS, InReID: wireID, Reply: &found}
 	out := n.build(p, wire.VerbOK, ok.AppendPayload(n.scratch[:0]), false)
 	n.transmit(now, p, out, suiteFor(p), pa.ep, pa, false)
-	n.stats.WhoisAnswered++
+	n.stats.WhoisAnswered.Add(1)
 }
 
 // handleWhoisReply takes the first identity of an OK(WHOIS) from an
@@ -66,7 +66,7 @@ func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload 
 func (n *Node) handleWhoisReply(now int64, from *Peer, ok *wire.OK) {
 	r, isWhois := ok.Reply.(*wire.OKWhois)
 	if !isWhois || len(r.Identities) == 0 || !n.isUpstream(from.id.Address()) {
-		n.stats.Malformed++
+		n.stats.Malformed.Add(1)
 		return
 	}
 	id := r.Identities[0]
@@ -75,15 +75,15 @@ func (n *Node) handleWhoisReply(now int64, from *Peer, ok *wire.OK) {
 		return
 	}
 	if err := validateIdentity(id); err != nil {
-		n.stats.BadIdentity++
+		n.stats.BadIdentity.Add(1)
 		return
 	}
 	p, err := n.newPeer(id)
 	if err != nil {
-		n.stats.BadIdentity++
+		n.stats.BadIdentity.Add(1)
 		return
 	}
-	n.peers[a] = p
+	n.setPeer(a, p)
 	n.peerKnown(now, a)
 }
 
