@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,7 @@ type Node struct {
 	pathIndex sync.Map // transport.Endpoint -> *Path, mirrors paths
 	united    sync.Map // [2]identity.Address -> int64, last introduction
 	amRoot    atomic.Bool
+	workers   atomic.Pointer[cryptoWorkers] // while Run runs
 	idBase    uint64
 	idCounter atomic.Uint64
 	expect    replyTracker
@@ -249,36 +251,24 @@ func (n *Node) Tick() time.Time {
 	return nt
 }
 
-// Run drives the node on the wall clock until ctx ends: one goroutine per
-// receive function, one for the timers. It closes the bind on the way out
+// Run drives the node on the wall clock until ctx ends: a receive
+// pipeline per receive function (pipeline.go), crypto workers on every
+// core, and a goroutine for the timers. It closes the bind on the way out
 // and returns when every goroutine has stopped.
 func (n *Node) Run(ctx context.Context, fns []transport.ReceiveFunc) error {
 	var wg sync.WaitGroup
 	batch := max(n.bind.BatchSize(), 1)
+	workers := startCryptoWorkers(max(runtime.GOMAXPROCS(0)-1, 1))
+	n.workers.Store(workers)
+	defer func() {
+		n.workers.Store(nil)
+		workers.stop()
+	}()
 	for _, fn := range fns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bufs := make([][]byte, batch)
-			for i := range bufs {
-				bufs[i] = make([]byte, transport.MaxDatagram)
-			}
-			sizes := make([]int, batch)
-			eps := make([]transport.Endpoint, batch)
-			for {
-				k, err := fn(bufs, sizes, eps)
-				if err != nil {
-					if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
-						return
-					}
-					n.log.Warn("receive failed", "err", err)
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				for i := range k {
-					n.Receive(eps[i], bufs[i][:sizes[i]])
-				}
-			}
+			n.receivePipeline(ctx, fn, workers, batch)
 		}()
 	}
 	wg.Add(1)

@@ -25,87 +25,90 @@ type parkedRx struct {
 	at   int64
 }
 
-// receive handles one datagram; it takes n.mu only for control-plane
-// work.
+// receive handles one datagram through all three receive stages.
 func (n *Node) receive(now int64, ep transport.Endpoint, data []byte) {
+	it, ok := n.admit(now, ep, data)
+	if !ok {
+		return
+	}
+	n.open(&it)
+	n.deliverItem(now, &it)
+}
+
+// rxItem is a whole packet addressed to us on its way through the receive
+// stages: admit (datagram to packet), open (authenticate, decrypt,
+// decompress: the stage that runs in parallel) and deliverItem (in order).
+type rxItem struct {
+	ep      transport.Endpoint
+	pkt     wire.Packet
+	buf     *[]byte // pooled storage of pkt, or nil when pkt is in the datagram
+	peer    *Peer
+	wireID  uint64
+	opened  bool // authenticated, decrypted and decompressed
+	control bool // needs the control plane first: HELLO, or an unknown sender
+}
+
+// admit is the datagram stage: counting, relaying what is not ours and
+// reassembling fragments. It reports a whole packet for us.
+func (n *Node) admit(now int64, ep transport.Endpoint, data []byte) (rxItem, bool) {
 	n.stats.DatagramsReceived.Add(1)
 	if len(data) < wire.MinFragmentLength {
 		n.stats.Junk.Add(1) // hole-punch probes and noise
-		return
+		return rxItem{}, false
 	}
 	if wire.IsFragment(data) {
 		f, err := wire.ParseFragment(data)
 		if err != nil {
 			n.stats.Malformed.Add(1)
-			return
+			return rxItem{}, false
 		}
 		if f.Destination() != n.addr {
 			n.relay(now, ep, data, true)
-			return
+			return rxItem{}, false
 		}
 		whole, buf, ok := n.reassemble(f.PacketID(), func(r *wire.Reassembler, dst []byte) (wire.Packet, bool) {
 			return r.AddFragment(dst, f)
 		})
-		if ok {
-			n.handlePacket(now, ep, whole, buf)
-		}
-		return
+		return rxItem{ep: ep, pkt: whole, buf: buf}, ok
 	}
 	if len(data) < wire.MinPacketLength {
 		n.stats.Junk.Add(1) // e.g. 13-byte legacy LAN beacons
-		return
+		return rxItem{}, false
 	}
 	pkt := wire.Packet(data)
 	if pkt.Destination() != n.addr {
 		n.relay(now, ep, data, false)
-		return
+		return rxItem{}, false
 	}
 	if pkt.Fragmented() {
 		whole, buf, ok := n.reassemble(pkt.ID(), func(r *wire.Reassembler, dst []byte) (wire.Packet, bool) {
 			return r.AddHead(dst, pkt)
 		})
-		if ok {
-			n.handlePacket(now, ep, whole, buf)
-		}
-		return
+		return rxItem{ep: ep, pkt: whole, buf: buf}, ok
 	}
-	n.handlePacket(now, ep, pkt, nil)
+	return rxItem{ep: ep, pkt: pkt}, true
 }
 
-// handlePacket authenticates and dispatches a whole packet addressed to us.
-// buf, when not nil, holds pkt and goes back to the pool when done.
-func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, buf *[]byte) {
-	handedOver := false
-	defer func() {
-		if buf != nil && !handedOver {
-			bufPool.Put(buf)
-		}
-	}()
+// open authenticates, decrypts and decompresses a packet from a known
+// peer. It takes no lock, so batches are opened on several cores.
+func (n *Node) open(it *rxItem) {
+	pkt := it.pkt
 	src := pkt.Source()
 	if src == n.addr || src.IsReserved() {
 		n.stats.Malformed.Add(1)
 		return
 	}
 	if pkt.Cipher() == wire.SuitePoly1305None && pkt.Verb() == wire.VerbHELLO {
-		n.mu.Lock()
-		n.handleHello(now, ep, pkt)
-		ds, upper := n.takeDeliveries(), n.getUpper()
-		n.unlock()
-		n.handOver(now, upper, ds)
+		it.control = true
 		return
 	}
 	p := n.lookup(src)
 	if p == nil {
-		n.mu.Lock()
-		if p = n.peers[src]; p == nil {
-			n.park(now, ep, pkt)
-			n.requestWhois(now, src)
-			n.unlock()
-			return
-		}
-		n.unlock()
+		it.control = true
+		return
 	}
-	wireID := pkt.ID()
+	it.peer = p
+	it.wireID = pkt.ID()
 	if _, err := wire.Dearmor(pkt, p.keys); err != nil {
 		n.stats.BadMAC.Add(1)
 		return
@@ -113,22 +116,63 @@ func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, b
 	if pkt.Compressed() {
 		dbuf := bufPool.Get().(*[]byte)
 		out, err := wire.Decompress((*dbuf)[:0], pkt)
-		if buf != nil {
-			bufPool.Put(buf)
+		if it.buf != nil {
+			bufPool.Put(it.buf)
 		}
-		buf = dbuf
+		it.buf = dbuf
 		if err != nil {
 			n.stats.Malformed.Add(1)
 			return
 		}
-		pkt = out
+		it.pkt = out
 	}
+	it.opened = true
+}
+
+// deliverItem is the in-order stage: the lock-free hand-over to the upper
+// layer for an established session, the control plane for the rest. It
+// releases the item's buffer.
+func (n *Node) deliverItem(now int64, it *rxItem) {
+	handedOver := false
+	defer func() {
+		if it.buf != nil && !handedOver {
+			bufPool.Put(it.buf)
+		}
+		it.buf = nil
+	}()
+	if it.control {
+		pkt := it.pkt
+		n.mu.Lock()
+		if pkt.Cipher() == wire.SuitePoly1305None && pkt.Verb() == wire.VerbHELLO {
+			n.handleHello(now, it.ep, pkt)
+			ds, upper := n.takeDeliveries(), n.getUpper()
+			n.unlock()
+			n.handOver(now, upper, ds)
+			return
+		}
+		if n.peers[pkt.Source()] == nil {
+			n.park(now, it.ep, pkt)
+			n.requestWhois(now, pkt.Source())
+			n.unlock()
+			return
+		}
+		n.unlock() // learned since open: open it now
+		it.control = false
+		n.open(it)
+		if it.control {
+			return
+		}
+	}
+	if !it.opened {
+		return
+	}
+	p, pkt := it.peer, it.pkt
 	verb := pkt.Verb()
 	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {
-		if pa := n.knownPath(ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
+		if pa := n.knownPath(it.ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
 			n.stats.PacketsReceived.Add(1)
 			if upper := n.getUpper(); upper != nil {
-				in := Inbound{From: src, Verb: verb, PacketID: wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
+				in := Inbound{From: p.id.Address(), Verb: verb, PacketID: it.wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
 				if upper.HandleVL2(in) {
 					p.lastTrust.Store(now)
 					pa.lastTrust.Store(now)
@@ -138,9 +182,9 @@ func (n *Node) handlePacket(now int64, ep transport.Endpoint, pkt wire.Packet, b
 		}
 	}
 	n.mu.Lock()
-	pa := n.pathFor(ep)
+	pa := n.pathFor(it.ep)
 	pa.lastReceive.Store(now)
-	handedOver = n.dispatch(now, ep, pa, p, pkt, wireID, buf)
+	handedOver = n.dispatch(now, it.ep, pa, p, pkt, it.wireID, it.buf)
 	ds, upper := n.takeDeliveries(), n.getUpper()
 	n.unlock()
 	n.handOver(now, upper, ds)

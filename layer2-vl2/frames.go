@@ -153,31 +153,106 @@ func (n *Network) multicastLimit() int {
 	return int(n.config.MulticastLimit)
 }
 
-// deliver writes a frame to the OS side.
+// deliver queues a frame for the OS side; flushDevice writes the queue.
+// Frames are built in pooled buffers with DeviceHeadroom bytes in front,
+// where an offloading device puts its own header.
 func (n *Network) deliver(dst, src vl2wire.MAC, et uint16, payload []byte) {
 	if n.dev == nil {
 		return
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.destroyed || n.config == nil {
+	up := !n.destroyed && n.config != nil
+	n.mu.Unlock()
+	if !up {
 		return
 	}
-	b := n.frameBuf[:0]
-	b = dst.Append(b)
+	bp := devFramePool.Get().(*[]byte)
+	b := dst.Append((*bp)[:DeviceHeadroom])
 	b = src.Append(b)
 	b = binary.BigEndian.AppendUint16(b, et)
 	b = append(b, payload...)
-	n.frameBuf = b
-	n.frameBufs[0] = b
-	if _, err := n.dev.Write(n.frameBufs[:], 0); err != nil {
-		n.s.log.Debug("device write failed", "network", vl2wire.NetworkIDString(n.id), "err", err)
+	*bp = b
+	n.out.mu.Lock()
+	first := len(n.out.pending) == 0
+	n.out.pending = append(n.out.pending, bp)
+	n.out.mu.Unlock()
+	if first {
+		n.s.markDirty(n)
 	}
 }
 
+// DeviceHeadroom is the room VL2 leaves in front of every frame it
+// writes to a device, and ReadHeadroom what it asks for in front of every
+// frame it reads: enough for VL1 to write the packet header in place.
+const (
+	DeviceHeadroom = 16
+	ReadHeadroom   = 32
+)
+
+// Sized for the default MTU; a larger frame grows its buffer once.
+var devFramePool = sync.Pool{New: func() any { b := make([]byte, 0, DeviceHeadroom+ethHeader+2800); return &b }}
+
+// deviceQueue holds frames for the device between flushes. writeMu
+// serialises writers without ever blocking frame processing: the network
+// lock is never held across a device write.
+type deviceQueue struct {
+	mu      sync.Mutex
+	pending []*[]byte
+	writeMu sync.Mutex
+	writing []*[]byte
+	bufs    [][]byte
+}
+
+// flushDevice writes the queued frames in one device write.
+func (n *Network) flushDevice() {
+	q := &n.out
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.Lock()
+	q.pending, q.writing = q.writing[:0], q.pending
+	q.mu.Unlock()
+	if len(q.writing) == 0 {
+		return
+	}
+	bufs := q.bufs[:0]
+	for _, bp := range q.writing {
+		bufs = append(bufs, *bp)
+	}
+	if _, err := n.dev.Write(bufs, DeviceHeadroom); err != nil {
+		n.s.log.Debug("device write failed", "network", vl2wire.NetworkIDString(n.id), "err", err)
+	}
+	for _, bp := range q.writing {
+		devFramePool.Put(bp)
+	}
+	clear(q.writing)
+	clear(bufs)
+	q.bufs = bufs[:0]
+}
+
 // HandleFrame takes an Ethernet frame the OS sent into the network
-// (Switch::onLocalEthernet). The device's read loop calls it; tests may too.
+// (Switch::onLocalEthernet). Tests call it; devices go through HandleFrames.
 func (n *Network) HandleFrame(frame []byte) {
+	n.handleLocalFrame(nil, frame, 0)
+	n.flushDevice()
+}
+
+// HandleFrames takes a batch the device read: frame i is
+// bufs[i][offset:offset+sizes[i]]. With offset >= ReadHeadroom unicast
+// frames are sent without a copy, the VL1 header written in front of
+// them; the buffers must stay untouched until the call returns.
+func (n *Network) HandleFrames(tx *vl1.TxBatch, bufs [][]byte, sizes []int, offset int) {
+	for i, b := range bufs {
+		n.handleLocalFrame(tx, b[:offset+sizes[i]], offset)
+	}
+	tx.Flush()
+	n.flushDevice()
+}
+
+// handleLocalFrame handles buf[offset:], a frame from the OS. Unicast
+// frames to members go into tx when there is one and room to build the
+// packet in place; everything else is sent at once, after what tx holds.
+func (n *Network) handleLocalFrame(tx *vl1.TxBatch, buf []byte, offset int) {
+	frame := buf[offset:]
 	if len(frame) < ethHeader {
 		return
 	}
@@ -191,6 +266,12 @@ func (n *Network) HandleFrame(frame []byte) {
 	n.mu.Unlock()
 	if !configured || src != n.mac {
 		return // not a bridge: only our own source MAC leaves
+	}
+	inPlace := tx != nil && offset+4 >= vl1.HeaderRoom
+	if !inPlace || !vl2wire.IsMemberMAC(dst, n.id) {
+		if tx != nil {
+			tx.Flush() // keep the OS's order
+		}
 	}
 	switch {
 	case dst == n.mac:
@@ -209,11 +290,19 @@ func (n *Network) HandleFrame(frame []byte) {
 			return
 		}
 		n.pushCredentialsIfNeeded(now, to, false)
+		if inPlace {
+			// FRAME is network ID, ethertype, payload: the ethertype is
+			// already in place, the network ID goes over the MACs.
+			binary.BigEndian.PutUint64(frame[4:12], n.id)
+			if tx.Add(to, wire.VerbFRAME, buf, offset+4, len(buf)) {
+				return
+			}
+		}
 		f := vl2wire.Frame{NetworkID: n.id, EtherType: et, Payload: payload}
-		buf := payloadPool.Get().(*[]byte)
-		*buf = f.AppendPayload((*buf)[:0])
-		n.s.send(to, wire.VerbFRAME, *buf, false) // VL1 copies it into the packet
-		payloadPool.Put(buf)
+		pb := payloadPool.Get().(*[]byte)
+		*pb = f.AppendPayload((*pb)[:0])
+		n.s.send(to, wire.VerbFRAME, *pb, false) // VL1 copies it into the packet
+		payloadPool.Put(pb)
 	default:
 		n.sendToBridges(now, dst, src, et, payload)
 	}

@@ -32,6 +32,7 @@ type Network struct {
 	id  uint64
 	mac vl2wire.MAC
 	dev FrameDevice
+	out deviceQueue
 
 	mu               sync.Mutex
 	config           *vl2wire.NetworkConfig
@@ -49,8 +50,6 @@ type Network struct {
 	deferred         []deferredFrame
 	destroyed        bool
 	portError        bool
-	frameBuf         []byte
-	frameBufs        [1][]byte
 	env              ruleEnv
 }
 

@@ -70,6 +70,32 @@ type Switch struct {
 	credRate  map[identity.Address]int64 // last NETWORK_CREDENTIALS processed
 	rootDB    *multicastDB               // roots keep groups for networks they are not in
 	lastTimer int64
+
+	dirtyMu sync.Mutex
+	dirty   []*Network // with frames queued for their device
+}
+
+// markDirty notes a network whose device queue FlushVL2 must write.
+func (s *Switch) markDirty(n *Network) {
+	s.dirtyMu.Lock()
+	if !slices.Contains(s.dirty, n) {
+		s.dirty = append(s.dirty, n)
+	}
+	s.dirtyMu.Unlock()
+}
+
+// FlushVL2 implements vl1.Flusher: after a received batch, each device
+// gets the batch's frames in one write.
+func (s *Switch) FlushVL2() {
+	s.dirtyMu.Lock()
+	var nets [4]*Network
+	dirty := append(nets[:0], s.dirty...)
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
+	s.dirtyMu.Unlock()
+	for _, n := range dirty {
+		n.flushDevice()
+	}
 }
 
 // New makes the switch and installs it as the node's upper layer.
@@ -201,6 +227,7 @@ func (s *Switch) Tick(now time.Time) time.Time {
 		n.tick(ms)
 	}
 	s.rootDB.expire(ms)
+	s.FlushVL2()
 	return time.UnixMilli(ms + 500)
 }
 

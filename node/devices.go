@@ -88,22 +88,24 @@ func (n *Node) Device(nwid uint64) Device {
 }
 
 // pump moves frames the OS sent into the network until the device closes.
+// Frames are read with room in front for the packet header, so unicast
+// frames are encrypted and sent where they lie.
 func (n *Node) pump(nw *vl2.Network, dev Device) {
 	defer n.wg.Done()
 	batch := max(dev.BatchSize(), 1)
+	size := vl2.ReadHeadroom + 14 + max(dev.MTU(), 1500)
 	bufs := make([][]byte, batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, 10240)
+		bufs[i] = make([]byte, size)
 	}
 	sizes := make([]int, batch)
+	tx := n.VL1.NewTxBatch()
 	for {
-		k, err := dev.Read(bufs, sizes, 0)
+		k, err := dev.Read(bufs, sizes, vl2.ReadHeadroom)
 		if err != nil {
 			return
 		}
-		for i := range k {
-			nw.HandleFrame(bufs[i][:sizes[i]])
-		}
+		nw.HandleFrames(tx, bufs[:k], sizes[:k], vl2.ReadHeadroom)
 	}
 }
 

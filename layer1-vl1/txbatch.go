@@ -1,0 +1,192 @@
+package vl1
+
+import (
+	"sync"
+
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+)
+
+// HeaderRoom is how many bytes TxBatch.Add needs in front of a payload to
+// write the packet header in place.
+const HeaderRoom = wire.IdxPayload
+
+// txGroup is how many fragmented packets to one path are interleaved:
+// their heads go out together, then their tails, so that datagrams of
+// equal size are adjacent for UDP segmentation offload. It stays well
+// under the 32 packets a receiver keeps in reassembly (ZT_RX_QUEUE_SIZE).
+const txGroup = 8
+
+// TxBatch sends a run of packets together, the way a device's read batch
+// arrives: payloads are armored in place, on several cores when the batch
+// is large, and each path's datagrams go to the transport in one call. A
+// TxBatch belongs to one goroutine; the buffers given to Add must stay
+// untouched until Flush returns.
+type TxBatch struct {
+	n       *Node
+	items   []txItem
+	wg      sync.WaitGroup
+	armorFn func(lo, hi int)
+	bufs    [][]byte
+	frags   []*[]byte
+}
+
+type txItem struct {
+	p      *Peer
+	r      *route
+	pkt    wire.Packet
+	expect bool
+	sent   bool
+}
+
+// NewTxBatch returns an empty batch for one sending goroutine.
+func (n *Node) NewTxBatch() *TxBatch {
+	b := &TxBatch{n: n}
+	b.armorFn = b.armorRange
+	return b
+}
+
+// Add queues a packet with verb whose payload is buf[start:end]; the
+// header is written into buf[start-HeaderRoom:start]. It reports false,
+// queueing nothing, when dst has no established route: the caller then
+// uses Node.Send, which knows how to wait for WHOIS.
+func (b *TxBatch) Add(dst identity.Address, verb wire.Verb, buf []byte, start, end int) bool {
+	n := b.n
+	if start < HeaderRoom || dst == n.addr || dst.IsReserved() || end-start+wire.IdxPayload > wire.MaxPacketLength {
+		return false
+	}
+	p := n.lookup(dst)
+	if p == nil {
+		return false
+	}
+	r := n.routeFor(n.now(), p)
+	if r == nil {
+		return false
+	}
+	pkt := wire.NewPacket(buf[start-HeaderRoom:start-HeaderRoom], n.packetID(), dst, n.addr, verb)
+	pkt = pkt[:HeaderRoom+end-start]
+	b.items = append(b.items, txItem{p: p, r: r, pkt: pkt, expect: expectsReply(verb)})
+	return true
+}
+
+// Len is how many packets wait for Flush.
+func (b *TxBatch) Len() int { return len(b.items) }
+
+func (b *TxBatch) armorRange(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		it := &b.items[i]
+		it.pkt.SetFragmented(wire.NeedsFragmenting(len(it.pkt), b.n.mtu))
+		if err := wire.Armor(it.pkt, it.p.keys, it.r.suite); err != nil {
+			b.n.stats.SendErrors.Add(1)
+			it.pkt = nil
+			continue
+		}
+		if it.expect {
+			b.n.expect.add(it.pkt.ID())
+		}
+	}
+}
+
+// Flush armors and sends every queued packet and empties the batch.
+func (b *TxBatch) Flush() {
+	if len(b.items) == 0 {
+		return
+	}
+	n := b.n
+	now := n.now()
+	b.spread()
+	for i := range b.items {
+		if b.items[i].sent {
+			continue
+		}
+		pa := b.items[i].r.path
+		b.sendPath(now, pa, i)
+	}
+	for _, fb := range b.frags {
+		fragPool.Put(fb)
+	}
+	clear(b.frags)
+	b.frags = b.frags[:0]
+	clear(b.items)
+	b.items = b.items[:0]
+}
+
+// spread armors the batch, on the crypto workers too when it is large.
+func (b *TxBatch) spread() {
+	w := b.n.workers.Load()
+	count := len(b.items)
+	if w == nil || count < 2*parallelMin {
+		b.armorRange(0, count)
+		return
+	}
+	share := max((count+w.size)/(w.size+1), parallelMin)
+	for lo := share; lo < count; lo += share {
+		b.wg.Add(1)
+		w.submit(workerJob{fn: b.armorFn, lo: lo, hi: min(lo+share, count), wg: &b.wg})
+	}
+	b.armorRange(0, min(share, count))
+	b.wg.Wait()
+}
+
+// sendPath sends the datagrams of every unsent packet on pa, starting at
+// item first, in groups of txGroup: all heads, then all second pieces, and
+// so on.
+func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
+	n := b.n
+	mtu := n.mtu
+	var group [txGroup]*txItem
+	flush := func(g []*txItem) {
+		bufs := b.bufs[:0]
+		for piece := 0; ; piece++ {
+			more := false
+			for _, it := range g {
+				if piece >= wire.FragmentCount(len(it.pkt), mtu) {
+					continue
+				}
+				more = true
+				if piece == 0 {
+					bufs = append(bufs, it.pkt[:min(len(it.pkt), mtu)])
+					continue
+				}
+				fb := fragPool.Get().(*[]byte)
+				*fb = wire.AppendFragment((*fb)[:0], it.pkt, mtu, piece)
+				b.frags = append(b.frags, fb)
+				bufs = append(bufs, *fb)
+			}
+			if !more {
+				break
+			}
+		}
+		if len(bufs) > 0 {
+			if err := n.bind.Send(bufs, pa.ep); err != nil {
+				n.stats.SendErrors.Add(uint64(len(g)))
+			}
+		}
+		clear(bufs)
+		b.bufs = bufs[:0]
+	}
+	k := 0
+	sent := 0
+	for i := first; i < len(b.items); i++ {
+		it := &b.items[i]
+		if it.sent || it.r.path != pa {
+			continue
+		}
+		it.sent = true
+		if it.pkt == nil {
+			continue
+		}
+		group[k] = it
+		k++
+		sent++
+		if k == txGroup {
+			flush(group[:k])
+			k = 0
+		}
+	}
+	if k > 0 {
+		flush(group[:k])
+	}
+	n.stats.PacketsSent.Add(uint64(sent))
+	pa.lastSend.Store(now)
+}
