@@ -163,7 +163,7 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.Ciph
 	clear(sb.bufs[:])
 	sendBatchPool.Put(sb)
 	n.stats.PacketsSent.Add(1)
-	pa.lastSend.Store(now)
+	stamp(&pa.lastSend, now)
 	return id
 }
 
@@ -193,12 +193,12 @@ func (n *Node) receivedFast(now int64, p *Peer, pa *Path, hops int, verb wire.Ve
 		}
 	}
 	if pp != nil {
-		pp.lr.Store(now)
+		stamp(&pp.lr, now)
 	}
-	pa.lastReceive.Store(now)
-	p.lastReceive.Store(now)
+	stamp(&pa.lastReceive, now)
+	stamp(&p.lastReceive, now)
 	if nonTrivial(verb) {
-		p.lastNonTrivial.Store(now)
+		stamp(&p.lastNonTrivial, now)
 	}
 	return true
 }

@@ -174,8 +174,8 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 			if upper := n.getUpper(); upper != nil {
 				in := Inbound{From: p.id.Address(), Verb: verb, PacketID: it.wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
 				if upper.HandleVL2(in) {
-					p.lastTrust.Store(now)
-					pa.lastTrust.Store(now)
+					stamp(&p.lastTrust, now)
+					stamp(&pa.lastTrust, now)
 				}
 			}
 			return
@@ -183,7 +183,7 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	}
 	n.mu.Lock()
 	pa := n.pathFor(it.ep)
-	pa.lastReceive.Store(now)
+	stamp(&pa.lastReceive, now)
 	handedOver = n.dispatch(now, it.ep, pa, p, pkt, it.wireID, it.buf)
 	ds, upper := n.takeDeliveries(), n.getUpper()
 	n.unlock()
@@ -244,7 +244,7 @@ func (n *Node) handleParked(now int64, r parkedRx) {
 		pkt = out
 	}
 	pa := n.pathFor(r.ep)
-	pa.lastReceive.Store(now)
+	stamp(&pa.lastReceive, now)
 	if !n.dispatch(now, r.ep, pa, p, pkt, wireID, buf) && buf != nil {
 		bufPool.Put(buf)
 	}
@@ -338,8 +338,8 @@ func (n *Node) handOver(now int64, upper Upper, ds []delivery) {
 			bufPool.Put(d.buf)
 		}
 		if trusted {
-			d.peer.lastTrust.Store(now)
-			d.path.lastTrust.Store(now)
+			stamp(&d.peer.lastTrust, now)
+			stamp(&d.path.lastTrust, now)
 		}
 	}
 	clear(ds)

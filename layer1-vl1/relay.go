@@ -44,11 +44,14 @@ func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment boo
 		n.stats.RelayRefused.Add(1)
 		return
 	}
-	bufs := [1][]byte{data}
-	if err := n.bind.Send(bufs[:], out.path.ep); err != nil {
+	sb := sendBatchPool.Get().(*sendBatch)
+	sb.bufs[0] = data
+	if err := n.bind.Send(sb.bufs[:1], out.path.ep); err != nil {
 		n.stats.SendErrors.Add(1)
 	}
-	out.path.lastSend.Store(now)
+	sb.bufs[0] = nil
+	sendBatchPool.Put(sb)
+	stamp(&out.path.lastSend, now)
 	n.stats.Relayed.Add(1)
 	if !fragment && direct {
 		n.maybeUnite(now, src, dst)

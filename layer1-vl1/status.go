@@ -29,7 +29,7 @@ type Stats struct {
 
 // counters are the live Stats, counted without a lock.
 type counters struct {
-	DatagramsReceived atomic.Uint64
+	DatagramsReceived counter
 	PacketsReceived   atomic.Uint64
 	PacketsSent       atomic.Uint64
 	HellosSent        atomic.Uint64

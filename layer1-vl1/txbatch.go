@@ -188,5 +188,5 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 		flush(group[:k])
 	}
 	n.stats.PacketsSent.Add(uint64(sent))
-	pa.lastSend.Store(now)
+	stamp(&pa.lastSend, now)
 }

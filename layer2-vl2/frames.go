@@ -175,11 +175,18 @@ func (n *Network) deliver(dst, src vl2wire.MAC, et uint16, payload []byte) {
 	n.out.mu.Lock()
 	first := len(n.out.pending) == 0
 	n.out.pending = append(n.out.pending, bp)
+	full := len(n.out.pending) >= maxQueuedFrames
 	n.out.mu.Unlock()
-	if first {
+	switch {
+	case full:
+		n.flushDevice() // a caller that never flushes cannot grow the queue
+	case first:
 		n.s.markDirty(n)
 	}
 }
+
+// maxQueuedFrames bounds a device queue between flushes.
+const maxQueuedFrames = 256
 
 // DeviceHeadroom is the room VL2 leaves in front of every frame it
 // writes to a device, and ReadHeadroom what it asks for in front of every

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,25 +275,23 @@ func (h *Harness) Describe() string {
 type Bind struct {
 	*memnet.Host
 	Mute atomic.Bool
-	mu   sync.Mutex
-	tap  func(ep transport.Endpoint, data []byte)
+	tap  atomic.Pointer[func(ep transport.Endpoint, data []byte)] // read on every send: no lock
 }
 
 // Tap calls fn with every datagram the node sends (nil stops).
 func (b *Bind) Tap(fn func(ep transport.Endpoint, data []byte)) {
-	b.mu.Lock()
-	b.tap = fn
-	b.mu.Unlock()
+	if fn == nil {
+		b.tap.Store(nil)
+		return
+	}
+	b.tap.Store(&fn)
 }
 
 // Send implements transport.Bind.
 func (b *Bind) Send(bufs [][]byte, ep transport.Endpoint) error {
-	b.mu.Lock()
-	tap := b.tap
-	b.mu.Unlock()
-	if tap != nil {
+	if tap := b.tap.Load(); tap != nil {
 		for _, d := range bufs {
-			tap(ep, d)
+			(*tap)(ep, d)
 		}
 	}
 	if b.Mute.Load() {
