@@ -199,6 +199,7 @@ func BenchmarkSendParallel(b *testing.B) {
 	p := frame(1400)
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := a.Send(peer.Address(), wire.VerbFRAME, p, false); err != nil {
@@ -220,6 +221,7 @@ func BenchmarkTxBatchParallel(b *testing.B) {
 	payload := frame(2800)
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		tx := a.NewTxBatch()
 		bufs := make([][]byte, batch)
@@ -251,6 +253,7 @@ func BenchmarkReceiveParallel(b *testing.B) {
 	before := up.n.Load()
 	b.SetBytes(1400)
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		buf := make([]byte, transport.MaxDatagram)
 		for pb.Next() {
@@ -275,6 +278,7 @@ func BenchmarkRelayParallel(b *testing.B) {
 	before := root.Stats().Relayed
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		buf := make([]byte, len(pkt))
 		for pb.Next() {
