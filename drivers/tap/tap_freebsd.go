@@ -48,6 +48,19 @@ func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
 	return &Device{f: f, name: name, mtu: mtu}, nil
 }
 
+// BatchSize is 1: the kernel hands out one frame per read.
+func (d *Device) BatchSize() int { return 1 }
+
+// Read returns one frame the OS sent.
+func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return readPlain(d.f, bufs, sizes, offset)
+}
+
+// Write hands frames to the OS; frames over the MTU are dropped.
+func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
+	return writePlain(d.f, d.mtu, bufs, offset)
+}
+
 // Configure sets addresses (ifconfig alias) and routes (route add).
 func (d *Device) Configure(up bool, addrs, routes []netip.Prefix) {
 	d.mu.Lock()

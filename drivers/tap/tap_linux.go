@@ -21,6 +21,7 @@ type Device struct {
 	name string
 	mtu  int
 	link netlink.Link
+	vnet *vnetIO // nil without offloads
 
 	mu     sync.Mutex
 	addrs  []netip.Prefix
@@ -38,21 +39,17 @@ func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
 			break
 		}
 	}
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, offloads, err := openTAP(name, os.Getenv(offloadEnv) != "0")
 	if err != nil {
-		return nil, fmt.Errorf("tap: open /dev/net/tun: %w (run as root, or with CAP_NET_ADMIN)", err)
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("tap: create %s: %w", name, err)
+		return nil, fmt.Errorf("tap: create %s: %w (run as root, or with CAP_NET_ADMIN)", name, err)
 	}
 	d := &Device{f: os.NewFile(uintptr(fd), "/dev/net/tun"), name: name, mtu: mtu}
+	if offloads {
+		if d.vnet, err = newVnetIO(d.f, mtu); err != nil {
+			d.f.Close()
+			return nil, err
+		}
+	}
 	link, err := netlink.LinkByName(name)
 	if err == nil {
 		err = netlink.LinkSetHardwareAddr(link, net.HardwareAddr(mac[:]))
@@ -69,6 +66,35 @@ func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
 	}
 	d.link = link
 	return d, nil
+}
+
+// Offloads reports whether the device moves super-frames to and from the
+// kernel (IFF_VNET_HDR with TSO); otherwise it moves one frame at a time.
+func (d *Device) Offloads() bool { return d.vnet != nil }
+
+// BatchSize is how many frames one Read may return.
+func (d *Device) BatchSize() int {
+	if d.vnet != nil {
+		return offloadBatch
+	}
+	return 1
+}
+
+// Read returns frames the OS sent, each at most MTU+14 bytes.
+func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	if d.vnet != nil {
+		return d.vnet.read(bufs, sizes, offset)
+	}
+	return readPlain(d.f, bufs, sizes, offset)
+}
+
+// Write hands frames to the OS; frames over the MTU are dropped, as
+// zerotier-one does.
+func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
+	if d.vnet != nil {
+		return d.vnet.write(bufs, offset)
+	}
+	return writePlain(d.f, d.mtu, bufs, offset)
 }
 
 // Configure makes the interface's addresses and routes the given ones,
