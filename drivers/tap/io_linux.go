@@ -36,19 +36,20 @@ const offloadBatch = 64
 const readBufLen = 1 << 17
 
 // openTAP creates the TAP named name, with offloads when wanted and the
-// kernel can do them, and returns its non-blocking descriptor.
-func openTAP(name string, wantOffloads bool) (fd int, offloads bool, err error) {
+// kernel can do them, and returns its non-blocking descriptor and the
+// TUN_F_ offload flags in force (0: a plain TAP).
+func openTAP(name string, wantOffloads bool) (fd, offloads int, err error) {
 	if wantOffloads {
 		fd, err := createTAP(name, unix.IFF_VNET_HDR)
 		if err == nil {
-			if enableOffloads(fd) == nil {
-				return fd, true, nil
+			if offloads, err := enableOffloads(fd); err == nil {
+				return fd, offloads, nil
 			}
 			unix.Close(fd) // the interface goes with its only descriptor
 		}
 	}
 	fd, err = createTAP(name, 0)
-	return fd, false, err
+	return fd, 0, err
 }
 
 func createTAP(name string, flags uint16) (int, error) {
@@ -70,18 +71,19 @@ func createTAP(name string, flags uint16) (int, error) {
 
 // enableOffloads asks for checksum offload, TSO and, where the kernel has
 // it (6.2 on), USO; an older kernel refuses the whole set with EINVAL.
-func enableOffloads(fd int) error {
+func enableOffloads(fd int) (int, error) {
 	tso := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN
-	if unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tso|unix.TUN_F_USO4|unix.TUN_F_USO6) == nil {
-		return nil
+	if uso := tso | unix.TUN_F_USO4 | unix.TUN_F_USO6; unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, uso) == nil {
+		return uso, nil
 	}
-	return unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tso)
+	return tso, unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tso)
 }
 
 // vnetIO is the I/O of a TAP opened with IFF_VNET_HDR.
 type vnetIO struct {
-	rc  syscall.RawConn
-	mtu int
+	rc       syscall.RawConn
+	mtu      int
+	offloads int // TUN_F_ flags
 
 	rmu    sync.Mutex
 	rbuf   []byte
@@ -103,12 +105,12 @@ type vnetIO struct {
 	dropped            atomic.Uint64 // frames the kernel sent that could not be cut
 }
 
-func newVnetIO(f *os.File, mtu int) (*vnetIO, error) {
+func newVnetIO(f *os.File, mtu, offloads int) (*vnetIO, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	v := &vnetIO{rc: rc, mtu: mtu, rbuf: make([]byte, readBufLen)}
+	v := &vnetIO{rc: rc, mtu: mtu, offloads: offloads, rbuf: make([]byte, readBufLen)}
 	v.readFn, v.writeFn = v.readOnce, v.writeOnce
 	return v, nil
 }
@@ -205,9 +207,9 @@ func (v *vnetIO) write(bufs [][]byte, offset int) (int, error) {
 		v.iov = v.iov[:0]
 		for _, p := range w.Parts {
 			if len(p) > 0 {
-				io := unix.Iovec{Base: &p[0]}
-				io.SetLen(len(p))
-				v.iov = append(v.iov, io)
+				vec := unix.Iovec{Base: &p[0]}
+				vec.SetLen(len(p))
+				v.iov = append(v.iov, vec)
 			}
 		}
 		err := v.rc.Write(v.writeFn)

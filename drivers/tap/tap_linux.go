@@ -44,8 +44,8 @@ func New(nwid uint64, mac [6]byte, mtu int) (*Device, error) {
 		return nil, fmt.Errorf("tap: create %s: %w (run as root, or with CAP_NET_ADMIN)", name, err)
 	}
 	d := &Device{f: os.NewFile(uintptr(fd), "/dev/net/tun"), name: name, mtu: mtu}
-	if offloads {
-		if d.vnet, err = newVnetIO(d.f, mtu); err != nil {
+	if offloads != 0 {
+		if d.vnet, err = newVnetIO(d.f, mtu, offloads); err != nil {
 			d.f.Close()
 			return nil, err
 		}

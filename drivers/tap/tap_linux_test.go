@@ -2,6 +2,7 @@ package tap
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ztgo/ztgo/internal/netlab"
 	"golang.org/x/sys/unix"
@@ -20,7 +22,7 @@ import (
 // sockets and interfaces fn creates live there. The thread is never
 // unlocked, so it ends with fn instead of going back to the scheduler in
 // the wrong namespace.
-func inNS(t *testing.T, ns string, fn func() error) {
+func inNS(t testing.TB, ns string, fn func() error) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
@@ -52,7 +54,7 @@ type tapPair struct {
 	oversize sync.Map // a frame Read returned over MTU+14, by device name
 }
 
-func newTapPair(t *testing.T, mtu int) *tapPair {
+func newTapPair(t testing.TB, mtu int) *tapPair {
 	lab := netlab.New(t)
 	p := &tapPair{nsA: lab.NS("a"), nsB: lab.NS("b"), mtu: mtu}
 	mk := func(ns string, nwid uint64, mac byte, addrs ...string) *Device {
@@ -212,5 +214,99 @@ func TestCloseUnblocksRead(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("offload=%s: Read still blocked after Close", off)
 		}
+	}
+}
+
+// TestOffloadUDPSegments: datagrams an application sends with UDP_SEGMENT
+// reach the TAP as one USO super-frame (where the kernel has USO) and
+// arrive at the other end as the datagrams sent.
+func TestOffloadUDPSegments(t *testing.T) {
+	t.Setenv(offloadEnv, "1")
+	p := newTapPair(t, 1500)
+	var rx, tx *net.UDPConn
+	inNS(t, p.nsB, func() (err error) {
+		rx, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP{198, 18, 7, 2}})
+		return err
+	})
+	defer rx.Close()
+	inNS(t, p.nsA, func() (err error) {
+		tx, err = net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+		return err
+	})
+	defer tx.Close()
+	const segSize, count = 1200, 20
+	data := make([]byte, segSize*count)
+	for i := range data {
+		data[i] = byte(i / segSize)
+	}
+	oob := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], segSize)
+	before := p.a.vnet.superFramesRead.Load()
+	// ARP first, so the datagrams are not queued behind it one by one.
+	if _, err := tx.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := rx.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("first datagram: %q %v", buf[:n], err)
+	}
+	if _, _, err := tx.WriteMsgUDP(data, oob, nil); err != nil {
+		t.Fatalf("send with UDP_SEGMENT: %v", err)
+	}
+	for i := range count {
+		n, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:n], data[i*segSize:(i+1)*segSize]) {
+			t.Fatalf("datagram %d: %d bytes, not the %d sent", i, n, segSize)
+		}
+	}
+	uso := p.a.vnet.superFramesRead.Load() - before
+	t.Logf("USO super-frames read: %d", uso)
+	if p.a.vnet.offloads&unix.TUN_F_USO4 != 0 && uso == 0 {
+		t.Fatal("the kernel takes USO, yet the datagrams came one by one")
+	}
+}
+
+// BenchmarkTransfer measures TCP through two TAPs and the relay, with and
+// without offloads: go test -run XXX -bench Transfer ./drivers/tap (root).
+func BenchmarkTransfer(b *testing.B) {
+	for _, off := range []string{"1", "0"} {
+		b.Run("offload="+off, func(b *testing.B) {
+			b.Setenv(offloadEnv, off)
+			p := newTapPair(b, 2800)
+			var ln net.Listener
+			inNS(b, p.nsB, func() (err error) {
+				ln, err = net.Listen("tcp4", "198.18.7.2:0")
+				return err
+			})
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					io.Copy(io.Discard, c)
+					c.Close()
+				}
+			}()
+			var c net.Conn
+			inNS(b, p.nsA, func() (err error) {
+				c, err = net.Dial("tcp4", ln.Addr().String())
+				return err
+			})
+			defer c.Close()
+			chunk := make([]byte, 1<<20)
+			b.SetBytes(int64(len(chunk)))
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Write(chunk); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
