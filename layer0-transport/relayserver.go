@@ -2,8 +2,10 @@ package transport
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,23 +17,46 @@ import (
 // RelayServer is a TCP relay equivalent to ZeroTier's tcp-proxy
 // (vl1-peers.md §11.3): nodes that cannot use UDP connect over TCP and it
 // forwards their datagrams over UDP, one UDP socket per client, and the
-// replies back. It never decrypts anything.
+// replies back. It never decrypts anything. Replies wait in a bounded queue
+// per client (relayqueue.go): a client that stops reading loses datagrams,
+// then its connection, and never holds up anyone else.
 type RelayServer struct {
-	MaxConns    int           // 0 = 1024
-	IdleTimeout time.Duration // 0 = 300 s
-	Log         *slog.Logger
+	MaxConns     int           // 0 = 1024
+	IdleTimeout  time.Duration // 0 = 300 s
+	QueueLen     int           // datagrams waiting for one client; 0 = 256
+	WriteTimeout time.Duration // for a client to accept queued datagrams; 0 = 10 s
+	Log          *slog.Logger
 
-	active atomic.Int64
+	active   atomic.Int64
+	counters relayCounters
+}
+
+// RelayStats counts the datagrams the server relayed towards its clients.
+type RelayStats struct {
+	Active        int    // clients connected
+	Sent          uint64 // written to clients
+	DroppedFull   uint64 // a client's queue was full: it reads slower than its traffic comes
+	DroppedClosed uint64 // queued for a client whose connection ended first
+	WriteTimeouts uint64 // clients disconnected because they stopped reading
+}
+
+// Stats returns the server's counters.
+func (s *RelayServer) Stats() RelayStats {
+	return RelayStats{
+		Active:        s.Active(),
+		Sent:          s.counters.sent.Load(),
+		DroppedFull:   s.counters.droppedFull.Load(),
+		DroppedClosed: s.counters.droppedDown.Load(),
+		WriteTimeouts: s.counters.writeTimeouts.Load(),
+	}
 }
 
 // Serve accepts clients on ln until ctx ends.
 func (s *RelayServer) Serve(ctx context.Context, ln net.Listener) error {
-	if s.MaxConns == 0 {
-		s.MaxConns = 1024
-	}
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = 300 * time.Second
-	}
+	s.MaxConns = cmp.Or(s.MaxConns, 1024)
+	s.IdleTimeout = cmp.Or(s.IdleTimeout, 300*time.Second)
+	s.QueueLen = cmp.Or(s.QueueLen, defaultRelayQueue)
+	s.WriteTimeout = cmp.Or(s.WriteTimeout, defaultRelayWriteTimeout)
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
@@ -67,6 +92,17 @@ func (s *RelayServer) Serve(ctx context.Context, ln net.Listener) error {
 // Active is how many clients are connected.
 func (s *RelayServer) Active() int { return int(s.active.Load()) }
 
+// relayClient is one client's connection, its UDP socket and its queue.
+type relayClient struct {
+	s         *RelayServer
+	c         net.Conn
+	udp       *net.UDPConn
+	queue     chan *relayRecord
+	addressed atomic.Bool  // the client said hello: messages carry addresses
+	last      atomic.Int64 // unix nanoseconds of the last traffic either way
+	in, out   atomic.Int64 // bytes to and from the client
+}
+
 func (s *RelayServer) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{})
@@ -76,91 +112,104 @@ func (s *RelayServer) handle(ctx context.Context, c net.Conn) {
 	}
 	defer udp.Close()
 	start := time.Now()
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	var in, out atomic.Int64
-	var wmu sync.Mutex
-	w := bufio.NewWriter(c)
-	addressed := atomic.Bool{} // the client said hello: messages carry addresses
-	done := make(chan struct{})
-	// UDP -> TCP.
+	cl := &relayClient{s: s, c: c, udp: udp, queue: make(chan *relayRecord, s.QueueLen)}
+	cl.last.Store(start.UnixNano())
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); cl.fromUDP() }()
+	var writeErr error
 	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, from, err := udp.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			if n < 16 || n > 2047 {
-				continue
-			}
-			last.Store(time.Now().UnixNano())
-			var msg []byte
-			if addressed.Load() {
-				msg = AppendAddressed(nil, from, buf[:n])
-			} else {
-				msg = buf[:n]
-			}
-			wmu.Lock()
-			if w.Buffered() < 1<<17 {
-				w.Write(AppendRecord(nil, msg))
-				if w.Flush() != nil {
-					wmu.Unlock()
-					return
-				}
-				in.Add(int64(n))
-			}
-			wmu.Unlock()
+		defer wg.Done()
+		if writeErr = writeRecords(c, cl.queue, stop, s.WriteTimeout, &s.counters); writeErr != nil {
+			c.Close() // ends toUDP
 		}
 	}()
-	// Idle timeout.
-	go func() {
-		t := time.NewTicker(min(s.IdleTimeout/4, 30*time.Second))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
+	go func() { defer wg.Done(); cl.closeWhenIdle(ctx, stop) }()
+	reason := cl.toUDP()
+	close(stop)
+	udp.Close() // ends fromUDP
+	wg.Wait()
+	if writeErr != nil {
+		reason = "write: " + writeErr.Error()
+	}
+	s.counters.discard(cl.queue)
+	s.Log.Info("relay: connection ended", "from", c.RemoteAddr(), "udp_port", udp.LocalAddr().(*net.UDPAddr).Port,
+		"seconds", int(time.Since(start).Seconds()), "bytes_out", cl.out.Load(), "bytes_in", cl.in.Load(), "reason", reason)
+}
+
+// fromUDP queues the datagrams that arrive for the client.
+func (cl *relayClient) fromUDP() {
+	buf := make([]byte, 4096)
+	for {
+		n, from, err := cl.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		if n < 16 || n > 2047 {
+			continue
+		}
+		cl.last.Store(time.Now().UnixNano())
+		var r *relayRecord
+		if cl.addressed.Load() {
+			r = addressedRecord(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), buf[:n])
+		} else {
+			r = plainRecord(buf[:n])
+		}
+		if cl.s.counters.enqueue(cl.queue, r) {
+			cl.in.Add(int64(n))
+		}
+	}
+}
+
+// closeWhenIdle closes the connection when the server stops or nothing
+// has moved for IdleTimeout.
+func (cl *relayClient) closeWhenIdle(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(min(cl.s.IdleTimeout/4, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			cl.c.Close()
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, cl.last.Load())) > cl.s.IdleTimeout {
+				cl.c.Close()
 				return
-			case <-ctx.Done():
-				c.Close()
-				return
-			case <-t.C:
-				if time.Since(time.Unix(0, last.Load())) > s.IdleTimeout {
-					c.Close()
-					return
-				}
 			}
 		}
-	}()
-	// TCP -> UDP.
-	r := bufio.NewReaderSize(c, 1<<17)
+	}
+}
+
+// toUDP forwards what the client sends until its connection ends, and
+// says why it ended.
+func (cl *relayClient) toUDP() (reason string) {
+	r := bufio.NewReaderSize(cl.c, 1<<17)
 	buf := make([]byte, maxRecord)
-	reason := "closed"
 	for {
 		m, err := ReadRecord(r, buf)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && err.Error() != "EOF" {
-				reason = err.Error()
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+				return "closed"
 			}
-			break
+			return err.Error()
 		}
-		last.Store(time.Now().UnixNano())
+		cl.last.Store(time.Now().UnixNano())
 		switch {
 		case len(m) == relayHelloLen:
-			addressed.Store(true)
-		case len(m) >= 7 && addressed.Load() && m[0] == 0x04:
+			cl.addressed.Store(true)
+		case len(m) >= 7 && cl.addressed.Load() && m[0] == 0x04:
 			to, data, err := ParseAddressed(m)
 			if err == nil && to.Port() > 1024 && len(data) >= 16 {
-				udp.WriteToUDPAddrPort(data, to)
-				out.Add(int64(len(data)))
+				cl.udp.WriteToUDPAddrPort(data, to)
+				cl.out.Add(int64(len(data)))
 			}
-		case len(m) >= 16 && !addressed.Load():
+		case len(m) >= 16 && !cl.addressed.Load():
 			// A client without the hello speaks the old format: everything
 			// goes to the local node, as tcp-proxy does.
-			udp.WriteToUDPAddrPort(m, netip.MustParseAddrPort("127.0.0.1:9993"))
+			cl.udp.WriteToUDPAddrPort(m, netip.MustParseAddrPort("127.0.0.1:9993"))
 		}
 	}
-	close(done)
-	s.Log.Info("relay: connection ended", "from", c.RemoteAddr(), "udp_port", udp.LocalAddr().(*net.UDPAddr).Port,
-		"seconds", int(time.Since(start).Seconds()), "bytes_out", out.Load(), "bytes_in", in.Load(), "reason", reason)
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 )
 
 // TCPBind is the TCP relay as a Bind, beside UDP: datagrams to any address
@@ -10,9 +11,10 @@ import (
 // Open starts nothing; Connect(true) brings the tunnel up, and Send fails
 // with ErrTunnelDown while it is down.
 type TCPBind struct {
-	tun    *TCPTunnel
-	in     chan tunnelled
-	closed chan struct{}
+	tun       *TCPTunnel
+	in        chan tunnelled
+	inDropped atomic.Uint64
+	closed    chan struct{}
 }
 
 type tunnelled struct {
@@ -31,6 +33,7 @@ func NewTCPBind(relay string, major, minor uint8, revision uint16) *TCPBind {
 		select {
 		case b.in <- tunnelled{from, append([]byte(nil), data...)}:
 		default: // a full queue drops, as a socket buffer does
+			b.inDropped.Add(1)
 		}
 	})
 	return b
@@ -56,12 +59,26 @@ func (b *TCPBind) Connect(on bool) { b.tun.Want(on) }
 // Up reports whether the relay connection is up.
 func (b *TCPBind) Up() bool { return b.tun.Up() }
 
-// Send writes datagrams for ep's address into the tunnel.
+// Send queues datagrams for ep's address in the tunnel and never waits for
+// the relay (see TCPTunnel.Send).
 func (b *TCPBind) Send(bufs [][]byte, ep Endpoint) error {
 	if !b.tun.Send(bufs, ep.Addr) {
 		return ErrTunnelDown
 	}
 	return nil
+}
+
+// TCPBindStats adds the receiving side's drops to the tunnel's counters.
+type TCPBindStats struct {
+	TunnelStats
+	// ReceiveDropped counts datagrams from the relay dropped because the
+	// receive function fell behind.
+	ReceiveDropped uint64
+}
+
+// Stats returns the bind's counters, for the node to publish.
+func (b *TCPBind) Stats() TCPBindStats {
+	return TCPBindStats{TunnelStats: b.tun.Stats(), ReceiveDropped: b.inDropped.Load()}
 }
 
 // BatchSize is 1.

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,20 +89,49 @@ func ParseAddressed(m []byte) (netip.AddrPort, []byte, error) {
 
 // TCPTunnel is the client side of ZeroTier's TCP fallback: one connection
 // to a relay that carries datagrams to and from any UDP address. It
-// reconnects with backoff while it is wanted.
+// reconnects with backoff while it is wanted. Send never waits on the
+// relay: datagrams go into the connection's bounded queue (relayqueue.go).
 type TCPTunnel struct {
 	relay   string
 	version [4]byte // major, minor, revision (u16)
 	deliver func(from netip.AddrPort, data []byte)
 
+	// QueueLen bounds the datagrams waiting for the relay (0 = 256);
+	// WriteTimeout is how long the relay may take to accept queued
+	// datagrams before the connection is dropped and made again (0 = 10 s).
+	// Set them before the first Want.
+	QueueLen     int
+	WriteTimeout time.Duration
+
+	counters relayCounters
+	oversize atomic.Uint64
+	connects atomic.Uint64
+
 	mu      sync.Mutex
-	conn    net.Conn
-	w       *bufio.Writer
+	cur     *tunnelConn // nil while down
 	wanted  bool
 	backoff time.Duration
 	closed  bool
 	stop    chan struct{}
 	wg      sync.WaitGroup
+}
+
+// tunnelConn is one relay connection and the queue its writer drains.
+type tunnelConn struct {
+	c     net.Conn
+	queue chan *relayRecord
+}
+
+// TunnelStats counts the datagrams a tunnel was given, for the node to
+// publish. Every datagram passed to Send is counted exactly once in Sent,
+// DroppedFull, DroppedDown or DroppedOversize, once it has left the queue.
+type TunnelStats struct {
+	Sent            uint64 // written to a relay connection
+	DroppedFull     uint64 // the queue was full: the relay is slower than the traffic
+	DroppedDown     uint64 // no connection was up, or it failed before writing them
+	DroppedOversize uint64 // too long to frame as one relay record
+	WriteTimeouts   uint64 // connections dropped because the relay stopped reading
+	Connects        uint64 // connections made
 }
 
 // NewTCPTunnel makes a tunnel to relay (host:port); deliver gets every
@@ -112,11 +143,23 @@ func NewTCPTunnel(relay string, major, minor uint8, revision uint16, deliver fun
 	return t
 }
 
+// Stats returns the tunnel's counters since NewTCPTunnel.
+func (t *TCPTunnel) Stats() TunnelStats {
+	return TunnelStats{
+		Sent:            t.counters.sent.Load(),
+		DroppedFull:     t.counters.droppedFull.Load(),
+		DroppedDown:     t.counters.droppedDown.Load(),
+		DroppedOversize: t.oversize.Load(),
+		WriteTimeouts:   t.counters.writeTimeouts.Load(),
+		Connects:        t.connects.Load(),
+	}
+}
+
 // Up reports whether the tunnel is connected.
 func (t *TCPTunnel) Up() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.conn != nil
+	return t.cur != nil
 }
 
 // Want opens (true) or closes (false) the tunnel.
@@ -132,8 +175,8 @@ func (t *TCPTunnel) Want(on bool) {
 		go t.loop()
 		return
 	}
-	if t.conn != nil {
-		t.conn.Close()
+	if t.cur != nil {
+		t.cur.c.Close()
 	}
 }
 
@@ -168,63 +211,91 @@ func (t *TCPTunnel) loop() {
 	}
 }
 
+// serve runs one connection: its writer goroutine drains the queue, this
+// goroutine reads, and either failing ends both.
 func (t *TCPTunnel) serve(c net.Conn) {
-	w := bufio.NewWriter(c)
-	w.Write(AppendRecord(nil, t.version[:]))
-	if w.Flush() != nil {
-		c.Close()
+	defer c.Close()
+	timeout := cmp.Or(t.WriteTimeout, defaultRelayWriteTimeout)
+	c.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.Write(AppendRecord(nil, t.version[:])); err != nil {
 		return
 	}
+	tc := &tunnelConn{c: c, queue: make(chan *relayRecord, cmp.Or(t.QueueLen, defaultRelayQueue))}
 	t.mu.Lock()
 	if !t.wanted || t.closed {
 		t.mu.Unlock()
-		c.Close()
 		return
 	}
-	t.conn, t.w = c, w
+	t.cur = tc
 	t.mu.Unlock()
+	t.connects.Add(1)
+
+	stop, written := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(written)
+		if writeRecords(c, tc.queue, stop, timeout, &t.counters) != nil {
+			c.Close() // ends the read below
+		}
+	}()
+	t.read(c)
+	t.mu.Lock()
+	t.cur = nil // from here on Send cannot reach tc.queue
+	t.mu.Unlock()
+	close(stop)
+	<-written
+	t.counters.discard(tc.queue)
+}
+
+// read delivers what the relay sends until the connection fails.
+func (t *TCPTunnel) read(c net.Conn) {
 	r := bufio.NewReaderSize(c, 1<<17)
 	buf := make([]byte, maxRecord)
 	for {
 		m, err := ReadRecord(r, buf)
 		if err != nil {
-			break
+			return
 		}
 		if len(m) == relayHelloLen {
 			continue
 		}
 		from, data, err := ParseAddressed(m)
 		if err != nil {
-			break // unknown types close the connection, as 1.14.1 does
+			return // unknown types close the connection, as 1.14.1 does
 		}
 		if from.IsValid() && len(data) > 0 {
 			t.deliver(from, data)
 		}
 	}
-	t.mu.Lock()
-	if t.conn == c {
-		t.conn, t.w = nil, nil
-	}
-	t.mu.Unlock()
-	c.Close()
 }
 
-// Send writes datagrams for to into the tunnel; it reports false when the
-// tunnel is down.
+// Send queues datagrams for to and returns at once; it reports false when
+// the tunnel is down. Datagrams the queue has no room for are dropped and
+// counted.
 func (t *TCPTunnel) Send(bufs [][]byte, to netip.AddrPort) bool {
+	for i, b := range bufs {
+		r := addressedRecord(to, b)
+		if r == nil {
+			t.oversize.Add(1)
+			continue
+		}
+		if !t.enqueue(r) {
+			t.counters.droppedDown.Add(uint64(len(bufs) - i))
+			return false
+		}
+	}
+	return true
+}
+
+// enqueue hands r to the live connection's queue (which may drop it) or
+// reports false when there is none. The lock is never held across I/O.
+func (t *TCPTunnel) enqueue(r *relayRecord) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.w == nil {
+	if t.cur == nil {
+		r.release()
 		return false
 	}
-	for _, b := range bufs {
-		msg := AppendAddressed(nil, to, b)
-		t.w.Write(AppendRecord(nil, msg))
-	}
-	if t.w.Flush() != nil {
-		t.conn.Close()
-		return false
-	}
+	t.counters.enqueue(t.cur.queue, r)
 	return true
 }
 
@@ -235,8 +306,8 @@ func (t *TCPTunnel) Close() {
 		close(t.stop)
 	}
 	t.closed, t.wanted = true, false
-	if t.conn != nil {
-		t.conn.Close()
+	if t.cur != nil {
+		t.cur.c.Close()
 	}
 	t.mu.Unlock()
 	t.wg.Wait()

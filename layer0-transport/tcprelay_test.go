@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,4 +157,261 @@ func TestTCPBindIsABind(t *testing.T) {
 	if err != nil || n != 1 || string(bufs[0][:sizes[0]]) != "0123456789abcdef" || eps[0].Addr != to.Addr {
 		t.Fatalf("%d %v %q %v", n, err, bufs[0][:sizes[0]], eps[0])
 	}
+	// The writer counts after its write returns, maybe after the echo.
+	eventually(t, 5*time.Second, func() bool { return b.(*TCPBind).Stats().Sent == 1 })
+	if s := b.(*TCPBind).Stats(); s.DroppedDown != 1 || s.Connects != 1 {
+		t.Fatalf("stats %+v, want the one sent while up and the one refused while down", s)
+	}
+}
+
+// startEcho runs a UDP peer that answers every datagram with "echo:" and
+// the datagram, until the test ends.
+func startEcho(t *testing.T) netip.AddrPort {
+	t.Helper()
+	echo, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(append([]byte("echo:"), buf[:n]...), from)
+		}
+	}()
+	t.Cleanup(func() { echo.Close(); <-done })
+	return netip.MustParseAddrPort(echo.LocalAddr().String())
+}
+
+// startRelay serves a RelayServer on ln until the test ends.
+func startRelay(t *testing.T, srv *RelayServer, ln net.Listener) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// stallListener hands connections to the relay server, except while
+// stalled: then it keeps them and never reads a byte, like a relay whose
+// host froze after accepting.
+type stallListener struct {
+	net.Listener
+	stalled atomic.Bool
+	mu      sync.Mutex
+	held    []net.Conn
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || !l.stalled.Load() {
+			return c, err
+		}
+		c.(*net.TCPConn).SetReadBuffer(4096) // keep the kernel from absorbing much
+		l.mu.Lock()
+		l.held = append(l.held, c)
+		l.mu.Unlock()
+	}
+}
+
+// resume lets new connections through and drops the stalled ones.
+func (l *stallListener) resume() {
+	l.stalled.Store(false)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.held {
+		c.Close()
+	}
+	l.held = nil
+}
+
+// echoes sends probes through tun every 100 ms until one comes back.
+func echoes(t *testing.T, tun *TCPTunnel, peer netip.AddrPort, got <-chan string, within time.Duration) {
+	t.Helper()
+	probe := []byte("sixteen bytes...")
+	deadline := time.After(within)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		tun.Send([][]byte{probe}, peer)
+		select {
+		case s := <-got:
+			if s == "echo:"+string(probe) {
+				return
+			}
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no echo through the relay within %v (stats %+v)", within, tun.Stats())
+		}
+	}
+}
+
+// TestTunnelStalledRelay: a relay that accepts and then reads nothing
+// never holds up Send; the queue's overflow is counted, the stalled
+// connection is dropped at its write deadline, and the tunnel works again
+// once the relay does.
+func TestTunnelStalledRelay(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	inner, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &stallListener{Listener: inner}
+	ln.stalled.Store(true)
+	defer ln.resume()
+	startRelay(t, &RelayServer{}, ln)
+	peer := startEcho(t)
+	got := make(chan string, 16)
+	tun := NewTCPTunnel(ln.Addr().String(), 1, 14, 1, func(from netip.AddrPort, data []byte) {
+		select {
+		case got <- string(data):
+		default:
+		}
+	})
+	defer tun.Close()
+	tun.QueueLen = 64
+	tun.WriteTimeout = 300 * time.Millisecond
+	tun.Want(true)
+	eventually(t, 5*time.Second, tun.Up)
+
+	// A small send buffer, so that the kernel holds only a few datagrams
+	// for the relay that reads nothing and the writer stalls at once.
+	tun.mu.Lock()
+	tun.cur.c.(*net.TCPConn).SetWriteBuffer(4096)
+	tun.mu.Unlock()
+	const sends = 10000
+	payload := make([]byte, 1400)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		for range sends {
+			tun.Send([][]byte{payload}, peer)
+		}
+	}()
+	select {
+	case <-returned:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Send blocked behind the stalled relay (stats %+v)", tun.Stats())
+	}
+	if ln.mu.Lock(); len(ln.held) == 0 {
+		t.Fatal("the tunnel never reached the stalled relay")
+	}
+	ln.mu.Unlock()
+	eventually(t, 5*time.Second, func() bool { return tun.Stats().WriteTimeouts >= 1 })
+	eventually(t, 5*time.Second, func() bool {
+		s := tun.Stats()
+		return s.Sent+s.DroppedFull+s.DroppedDown == sends
+	})
+	if s := tun.Stats(); s.DroppedFull == 0 {
+		t.Fatalf("a stalled relay yet nothing dropped for a full queue: %+v", s)
+	}
+
+	ln.resume()
+	echoes(t, tun, peer, got, 10*time.Second)
+	if s := tun.Stats(); s.Connects < 2 {
+		t.Fatalf("recovered without reconnecting? %+v", s)
+	}
+}
+
+// TestTunnelSendCounts: datagrams sent while the tunnel is down, or too
+// long for a record, are refused and counted.
+func TestTunnelSendCounts(t *testing.T) {
+	tun := NewTCPTunnel("127.0.0.1:1", 1, 14, 1, func(netip.AddrPort, []byte) {})
+	defer tun.Close()
+	peer := netip.MustParseAddrPort("198.18.0.1:9993")
+	if tun.Send([][]byte{make([]byte, 100), make([]byte, 100)}, peer) {
+		t.Fatal("send while down reported success")
+	}
+	tun.Send([][]byte{make([]byte, maxRecord)}, peer)
+	if s := tun.Stats(); s.DroppedDown != 2 || s.DroppedOversize != 1 || s.Sent != 0 {
+		t.Fatalf("%+v", s)
+	}
+}
+
+// TestRelayServerSlowClient: a client that stops reading loses its
+// replies and then its connection, while another client's traffic goes on.
+func TestRelayServerSlowClient(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &RelayServer{QueueLen: 32, WriteTimeout: 2 * time.Second}
+	startRelay(t, srv, ln)
+
+	// The slow client says hello, has the relay send one datagram to a
+	// UDP sink (which so learns the relay's UDP port for the client), and
+	// then never reads.
+	slow, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.(*net.TCPConn).SetReadBuffer(4096)
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	sinkAddr := netip.MustParseAddrPort(sink.LocalAddr().String())
+	hello := AppendRecord(nil, []byte{1, 14, 0, 1})
+	if _, err := slow.Write(AppendRecord(hello, AppendAddressed(nil, sinkAddr, []byte("where are you...")))); err != nil {
+		t.Fatal(err)
+	}
+	sink.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, relayForSlow, err := sink.ReadFromUDPAddrPort(make([]byte, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopFlood, flooded := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(flooded)
+		junk := make([]byte, 1000)
+		for {
+			select {
+			case <-stopFlood:
+				return
+			default:
+			}
+			for range 100 {
+				sink.WriteToUDPAddrPort(junk, relayForSlow)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { close(stopFlood); <-flooded }()
+
+	peer := startEcho(t)
+	got := make(chan string, 16)
+	tun := NewTCPTunnel(ln.Addr().String(), 1, 14, 1, func(_ netip.AddrPort, data []byte) {
+		select {
+		case got <- string(data):
+		default:
+		}
+	})
+	defer tun.Close()
+	tun.Want(true)
+	echoes(t, tun, peer, got, 5*time.Second)
+	// The slow client's queue overflows: it is stalled, and for the next
+	// WriteTimeout the good client must be served all the same.
+	eventually(t, 5*time.Second, func() bool { return srv.Stats().DroppedFull > 0 })
+	for range 5 {
+		echoes(t, tun, peer, got, 5*time.Second)
+	}
+	if s := srv.Stats(); s.WriteTimeouts != 0 || s.Active != 2 {
+		t.Fatalf("the slow client was dropped before the good one's echoes came back: %+v", s)
+	}
+	eventually(t, 5*time.Second, func() bool { return srv.Stats().WriteTimeouts == 1 && srv.Active() == 1 })
+	echoes(t, tun, peer, got, 5*time.Second)
 }
