@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -60,6 +61,18 @@ func runCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if path := os.Getenv("ZTGO_CPUPROFILE"); path != "" {
+				// For `make perf` investigations: a CPU profile of the whole run.
+				f, err := os.Create(path)
+				if err != nil {
+					return fail(exitUsage, "ZTGO_CPUPROFILE: %v", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fail(exitFailure, "ZTGO_CPUPROFILE: %v", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			if err := n.Run(ctx); err != nil {
 				return fail(exitFailure, "%v", err)
 			}
