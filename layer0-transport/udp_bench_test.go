@@ -56,60 +56,82 @@ func BenchmarkUDPSend(b *testing.B) {
 
 // BenchmarkUDPReceive receives datagrams (one op each) that a sender
 // goroutine keeps coming in batches of 64×1432, a few batches ahead of
-// the receiver so that the socket never overflows.
+// the receiver so that the socket never overflows: in one Send ("batch",
+// which GSO/GRO carry as one message) or in 64 Sends ("singles", which
+// nothing coalesces, the case where GRO's extra copy shows).
 func BenchmarkUDPReceive(b *testing.B) {
 	for _, mode := range offloadModes {
-		b.Run("mode="+mode.name+"/batch=64x1432", func(b *testing.B) {
-			sender, _, _ := openLoopback(b, false, mode.off)
-			receiver, fn, to := openLoopback(b, false, mode.off)
-			out := datagrams(0, repeat(1432, 64)...)
-			credits := make(chan struct{}, 8) // batches in flight
-			for range cap(credits) {
-				credits <- struct{}{}
+		for _, singles := range []bool{false, true} {
+			name := "mode=" + mode.name + "/batch=64x1432"
+			if singles {
+				name = "mode=" + mode.name + "/batch=64x1432singles"
 			}
-			stop, sent := make(chan struct{}), make(chan error, 1)
-			go func() {
-				for {
-					select {
-					case <-stop:
-						sent <- nil
-						return
-					case <-credits:
-					}
-					if err := sender.Send(out, Endpoint{Addr: to}); err != nil {
-						sent <- err
-						return
-					}
-				}
-			}()
-			var progress atomic.Int64
-			defer stallWatchdog(&progress, func() { receiver.Close() })()
-			bufs := make([][]byte, UDPBatchSize)
-			for i := range bufs {
-				bufs[i] = make([]byte, MaxDatagram)
-			}
-			sizes, eps := make([]int, len(bufs)), make([]Endpoint, len(bufs))
-			b.SetBytes(1432)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for got, credited := 0, 0; got < b.N; {
-				k, err := fn(bufs, sizes, eps)
-				if err != nil {
-					b.Fatalf("after %d datagrams (lost ones stall the sender): %v", got, err)
-				}
-				got += k
-				progress.Store(int64(got))
-				for ; got-credited >= len(out); credited += len(out) {
-					credits <- struct{}{}
-				}
-			}
-			b.StopTimer()
-			close(stop)
-			if err := <-sent; err != nil {
-				b.Fatal(err)
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchReceive(b, mode.off, singles) })
+		}
 	}
+}
+
+func benchReceive(b *testing.B, disableOffload, singles bool) {
+	sender, _, _ := openLoopback(b, false, disableOffload)
+	receiver, fn, to := openLoopback(b, false, disableOffload)
+	out := datagrams(0, repeat(1432, 64)...)
+	credits := make(chan struct{}, 8) // batches in flight
+	for range cap(credits) {
+		credits <- struct{}{}
+	}
+	stop, sent := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				sent <- nil
+				return
+			case <-credits:
+			}
+			if err := send(sender, out, Endpoint{Addr: to}, singles); err != nil {
+				sent <- err
+				return
+			}
+		}
+	}()
+	var progress atomic.Int64
+	defer stallWatchdog(&progress, func() { receiver.Close() })()
+	bufs := make([][]byte, UDPBatchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, MaxDatagram)
+	}
+	sizes, eps := make([]int, len(bufs)), make([]Endpoint, len(bufs))
+	b.SetBytes(1432)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got, credited := 0, 0; got < b.N; {
+		k, err := fn(bufs, sizes, eps)
+		if err != nil {
+			b.Fatalf("after %d datagrams (lost ones stall the sender): %v", got, err)
+		}
+		got += k
+		progress.Store(int64(got))
+		for ; got-credited >= len(out); credited += len(out) {
+			credits <- struct{}{}
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	if err := <-sent; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func send(u *UDP, bufs [][]byte, ep Endpoint, oneByOne bool) error {
+	if !oneByOne {
+		return u.Send(bufs, ep)
+	}
+	for i := range bufs {
+		if err := u.Send(bufs[i:i+1], ep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stallWatchdog calls stalled when progress stands still for a second,
