@@ -71,7 +71,8 @@ var groCtrlSpace = unix.CmsgSpace(4)
 // directly; with GRO a message may be far larger than a caller's buffer, so
 // the kernel writes into the receiver's own 64 KiB buffers and each
 // datagram is copied once, into a caller's buffer. Datagrams that do not
-// fit in the caller's buffers stay for the next call.
+// fit in the caller's buffers stay for the next call. Like every receive
+// function it serves one goroutine at a time.
 type mmsgReceiver struct {
 	u      *UDP
 	c      *udpConn
