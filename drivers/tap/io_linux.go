@@ -17,8 +17,8 @@ import (
 // Frame I/O with offloads. The TAP is opened with IFF_VNET_HDR and told
 // (TUNSETOFFLOAD) that it may take TCP and UDP super-frames and partial
 // checksums, so the kernel hands over up to 64 KB of a flow per read and
-// takes as much per write: the per-packet cost of the stack, of the
-// syscalls and of the copies shrinks by tens. What crosses the device
+// takes as much per write: its stack and the syscalls cost once per 64 KB
+// instead of once per frame. What crosses the device
 // boundary toward VL2 is unchanged: Read cuts super-frames into frames of
 // the network's MTU with their checksums done, Write merges the frames of
 // the wire back into super-frames. Other ZeroTier nodes only ever see

@@ -1,7 +1,10 @@
 // Package tap is the Linux TAP device of a network: an Ethernet interface
 // named as zerotier-one names it, with the network's MAC and MTU, whose
 // addresses and routes are managed through netlink and removed when the
-// device closes. It satisfies vl2.FrameDevice with plain types.
+// device closes. It satisfies vl2.FrameDevice with plain types. On Linux
+// it trades TCP and UDP super-frames with the kernel (package offload;
+// ZTGO_TAP_OFFLOAD=0 turns that off), while Read and Write still move
+// frames no larger than the MTU.
 package tap
 
 // Name is zerotier-one's Linux interface name for a network: "zt" and the
