@@ -29,6 +29,11 @@ type settings struct {
 	refBin      string   // zerotier-one binary for the reference row (ZTGO_REFERENCE_BIN)
 	memberEnv   []string // VAR=VALUE pairs for the ztgo members (ZTGO_PERF_MEMBER_ENV)
 	hold        int      // seconds to keep the lab up at the end, to inspect it (ZTGO_PERF_HOLD)
+	pairs       string   // rows to measure: ztgo, ref, bare (ZTGO_PERF_PAIRS, all of them)
+}
+
+func (s settings) want(pair string) bool {
+	return s.pairs == "" || strings.Contains(","+s.pairs+",", ","+pair+",")
 }
 
 // lossLimit is the UDP loss, in percent, that still counts as loss-free.
@@ -87,6 +92,10 @@ func TestPerf(t *testing.T) {
 		refBin:      os.Getenv("ZTGO_REFERENCE_BIN"),
 		memberEnv:   strings.Fields(os.Getenv("ZTGO_PERF_MEMBER_ENV")),
 		hold:        envInt("ZTGO_PERF_HOLD", 0),
+		pairs:       os.Getenv("ZTGO_PERF_PAIRS"),
+	}
+	if !s.want("ref") {
+		s.refBin = ""
 	}
 	lab := netlab.New(t, "ping", "iperf3")
 	dir := t.TempDir()
@@ -160,17 +169,36 @@ func TestPerf(t *testing.T) {
 	t.Logf("ztgo members up after %v: a %s %s pid %d, b %s %s pid %d", time.Since(start).Round(time.Second), a.addr, a.ip, a.pid, b.addr, b.ip, b.pid)
 	idle := []string{memLine("ztgo a (idle, network up)", a.pid), memLine("ztgo b (idle, network up)", b.pid)}
 
-	var rows []Result
-	var details []string
-	details = append(details, idle...)
+	// The table is printed even when a later step fails, with what was
+	// measured until then.
+	var zt, ref, bare []Result
+	var note string
+	details := idle
+	defer func() {
+		rows := append(append(append([]Result(nil), zt...), ref...), bare...)
+		if t.Failed() {
+			note += "INCOMPLETE: the run failed; see the log above.\n"
+		}
+		fmt.Printf("\n%s\n%s", Table(rows), note)
+		fmt.Printf("\nMemory of the daemons (kB):\n")
+		for _, l := range details {
+			fmt.Printf("- %s\n", l)
+		}
+		load, _ := os.ReadFile("/proc/loadavg")
+		fmt.Printf("\nwall time %v, load average at the end %s\n", time.Since(start).Round(time.Second), strings.Join(strings.Fields(string(load))[:3], " "))
+	}()
 
-	ztStart := time.Now()
-	r, det := measure(t, lab, s, "ztgo ↔ ztgo", endpoint{a.ns, a.ip, a.pid}, endpoint{b.ns, b.ip, b.pid})
-	rows = append(rows, r)
-	details = append(details, det...)
-	t.Logf("ztgo pair measured in %v", time.Since(ztStart).Round(time.Second))
-
-	bare, _ := measure(t, lab, s, "bare underlay (veth + bridge)", endpoint{a.ns, a.underlay, 0}, endpoint{b.ns, b.underlay, 0})
+	if s.want("ztgo") {
+		ztStart := time.Now()
+		r, det := measure(t, lab, s, "ztgo ↔ ztgo", endpoint{a.ns, a.ip, a.pid}, endpoint{b.ns, b.ip, b.pid})
+		zt = append(zt, r)
+		details = append(details, det...)
+		t.Logf("ztgo pair measured in %v", time.Since(ztStart).Round(time.Second))
+	}
+	if s.want("bare") {
+		r, _ := measure(t, lab, s, "bare underlay (veth + bridge)", endpoint{a.ns, a.underlay, 0}, endpoint{b.ns, b.underlay, 0})
+		bare = append(bare, r)
+	}
 
 	if s.hold > 0 {
 		fmt.Printf("holding the lab for %d s: ztgo members a pid %d (%s), b pid %d (%s)\n", s.hold, a.pid, a.ns, b.pid, b.ns)
@@ -179,30 +207,22 @@ func TestPerf(t *testing.T) {
 	_ = a.proc.Stop()
 	_ = b.proc.Stop()
 
-	var note string
-	if s.refBin != "" {
-		ref := NewResult("ZeroTierOne ↔ ZeroTierOne")
-		if ok := startReference(t, lab, s, dir, c, d); ok {
-			waitOnline(t, lab, c, d)
-			joinAll(t, lab, root, netw.ID, c, d)
-			waitDirect(t, lab, c, d)
-			details = append(details, memLine("zerotier-one c (idle, network up)", c.pid), memLine("zerotier-one d (idle, network up)", d.pid))
-			var det []string
-			ref, det = measure(t, lab, s, ref.Pair+" (reference, "+version(lab, c)+")", endpoint{c.ns, c.ip, c.pid}, endpoint{d.ns, d.ip, d.pid})
-			details = append(details, det...)
+	switch {
+	case s.refBin != "":
+		if !startReference(t, lab, s, dir, c, d) {
+			note = "ZeroTierOne reference row skipped: ZTGO_REFERENCE_BIN does not run.\n"
+			return
 		}
-		rows = append(rows, ref)
-	} else {
+		waitOnline(t, lab, c, d)
+		joinAll(t, lab, root, netw.ID, c, d)
+		waitDirect(t, lab, c, d)
+		details = append(details, memLine("zerotier-one c (idle, network up)", c.pid), memLine("zerotier-one d (idle, network up)", d.pid))
+		r, det := measure(t, lab, s, "ZeroTierOne ↔ ZeroTierOne (reference, "+version(lab, c)+")", endpoint{c.ns, c.ip, c.pid}, endpoint{d.ns, d.ip, d.pid})
+		ref = append(ref, r)
+		details = append(details, det...)
+	case s.want("ref"):
 		note = "ZeroTierOne reference row skipped: set ZTGO_REFERENCE_BIN to a zerotier-one 1.14.1 binary to measure it.\n"
 	}
-	rows = append(rows, bare)
-
-	fmt.Printf("\n%s\n%s", Table(rows), note)
-	fmt.Printf("\nMemory of the daemons (kB):\n")
-	for _, l := range details {
-		fmt.Printf("- %s\n", l)
-	}
-	fmt.Printf("\nwall time %v\n", time.Since(start).Round(time.Second))
 }
 
 // machine describes where and how the numbers were taken.
