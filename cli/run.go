@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -72,6 +73,16 @@ func runCommand() *cli.Command {
 					return fail(exitFailure, "ZTGO_CPUPROFILE: %v", err)
 				}
 				defer pprof.StopCPUProfile()
+			}
+			if path := os.Getenv("ZTGO_MEMPROFILE"); path != "" {
+				// The heap at exit, for the same investigations.
+				defer func() {
+					if f, err := os.Create(path); err == nil {
+						runtime.GC()
+						_ = pprof.Lookup("allocs").WriteTo(f, 0)
+						f.Close()
+					}
+				}()
 			}
 			if err := n.Run(ctx); err != nil {
 				return fail(exitFailure, "%v", err)

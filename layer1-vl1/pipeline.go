@@ -3,10 +3,12 @@ package vl1
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ztgo/ztgo/internal/pagebuf"
 	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
@@ -98,14 +100,34 @@ func (w *cryptoWorkers) stop() {
 // receivePipeline runs one socket's reader and deliverer until the
 // transport closes or ctx ends.
 func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, workers *cryptoWorkers, batch int) {
+	// Batches are made as the socket needs them: a quiet socket (most
+	// secondary, tertiary and IPv6 ones) keeps a single batch of buffers.
 	free := make(chan *rxBatch, rxInFlight)
-	for range rxInFlight {
-		b := &rxBatch{n: n, bufs: make([][]byte, batch), sizes: make([]int, batch), eps: make([]transport.Endpoint, batch), items: make([]rxItem, 0, batch)}
-		b.openFn = b.openRange
-		for i := range b.bufs {
-			b.bufs[i] = make([]byte, transport.MaxDatagram)
+	made := 0
+	var arenas [][]byte
+	defer func() {
+		for _, a := range arenas {
+			pagebuf.Free(a)
 		}
-		free <- b
+	}()
+	next := func() *rxBatch {
+		select {
+		case b := <-free:
+			return b
+		default:
+		}
+		if made < rxInFlight {
+			made++
+			b := &rxBatch{n: n, bufs: make([][]byte, batch), sizes: make([]int, batch), eps: make([]transport.Endpoint, batch), items: make([]rxItem, 0, batch)}
+			b.openFn = b.openRange
+			arena := pagebuf.Alloc(batch * transport.MaxDatagram)
+			arenas = append(arenas, arena)
+			for i := range b.bufs {
+				b.bufs[i] = arena[i*transport.MaxDatagram : (i+1)*transport.MaxDatagram : (i+1)*transport.MaxDatagram]
+			}
+			return b
+		}
+		return <-free
 	}
 	queued := make(chan *rxBatch, rxInFlight)
 	var inflight atomic.Int32 // queued or being delivered
@@ -125,7 +147,7 @@ func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, wo
 	}()
 	spread := workers.size + 1
 	for {
-		b := <-free
+		b := next()
 		k, err := fn(b.bufs, b.sizes, b.eps)
 		if err != nil {
 			free <- b
@@ -143,7 +165,7 @@ func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, wo
 				b.items = append(b.items, it)
 			}
 		}
-		if len(b.items) < parallelMin && inflight.Load() == 0 {
+		if (noPipeline || len(b.items) < parallelMin) && inflight.Load() == 0 {
 			// Idle pipeline, small batch: no hand-off at all.
 			for i := range b.items {
 				n.open(&b.items[i])
@@ -173,3 +195,5 @@ func (n *Node) deliverBatch(b *rxBatch) {
 	clear(b.items)
 	n.flushUpper()
 }
+
+var noPipeline = os.Getenv("ZTGO_PIPELINE") == "0"

@@ -354,12 +354,12 @@ func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et u
 		return rules.Result{}, false
 	}
 	env := n.envLocked(n.members[to], false)
-	p := rules.Packet{Inbound: false, ZTSource: uint64(n.s.addr), ZTDest: uint64(to), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
-	res := rules.Evaluate(n.rules, &p, env)
+	p := n.packetLocked(rules.Packet{Inbound: false, ZTSource: uint64(n.s.addr), ZTDest: uint64(to), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload})
+	res := rules.Evaluate(n.rules, p, env)
 	if res.Action == rules.NoMatch {
 		for _, c := range n.myCaps {
 			p.ZTDest = uint64(to)
-			if r := rules.Evaluate(c.rules, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
+			if r := rules.Evaluate(c.rules, p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
 				res = r
 				break
 			}
@@ -388,14 +388,14 @@ func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et 
 	}
 	m := n.members[from]
 	env := n.envLocked(m, true)
-	p := rules.Packet{Inbound: true, ZTSource: uint64(from), ZTDest: uint64(n.s.addr), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload}
-	res := rules.Evaluate(n.rules, &p, env)
+	p := n.packetLocked(rules.Packet{Inbound: true, ZTSource: uint64(from), ZTDest: uint64(n.s.addr), SrcMAC: uint64(src), DstMAC: uint64(dst), EtherType: et, Frame: payload})
+	res := rules.Evaluate(n.rules, p, env)
 	if res.Action == rules.NoMatch && m != nil {
 		for _, c := range m.caps {
 			if !n.credentialTimeValid(c.cap.Timestamp) {
 				continue
 			}
-			if r := rules.Evaluate(c.rules, &p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
+			if r := rules.Evaluate(c.rules, p, env); r.Action == rules.Accept || r.Action == rules.SuperAccept || r.Action == rules.Redirect {
 				res = r
 				break
 			}
@@ -425,6 +425,14 @@ func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et 
 func (n *Network) envLocked(peer *membership, inbound bool) *ruleEnv {
 	n.env = ruleEnv{n: n, peer: peer, inbound: inbound}
 	return &n.env
+}
+
+// packetLocked fills the network's one rule packet (n.mu held): the
+// rules engine keeps a pointer to it, which would move a local to the heap
+// on every frame.
+func (n *Network) packetLocked(p rules.Packet) *rules.Packet {
+	n.rulePkt = p
+	return &n.rulePkt
 }
 
 // ruleEnv answers the rules engine's questions; used with n.mu held.

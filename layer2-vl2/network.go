@@ -51,6 +51,7 @@ type Network struct {
 	destroyed        bool
 	portError        bool
 	env              ruleEnv
+	rulePkt          rules.Packet
 }
 
 type capRules struct {

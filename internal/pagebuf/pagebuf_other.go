@@ -1,0 +1,7 @@
+//go:build !unix
+
+package pagebuf
+
+func mapPages(int) ([]byte, bool) { return nil, false }
+
+func unmapPages([]byte) {}
