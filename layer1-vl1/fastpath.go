@@ -119,8 +119,8 @@ var sendBatchPool = sync.Pool{New: func() any { return new(sendBatch) }}
 
 // sendDirect builds, armors and sends one packet on r without the lock.
 func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload []byte, compress bool) uint64 {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := getBuf(wire.IdxPayload + len(payload))
+	defer putBuf(bp)
 	pkt := wire.NewPacket((*bp)[:0], n.packetID(), p.id.Address(), n.addr, verb)
 	pkt = append(pkt, payload...)
 	if compress {
@@ -169,7 +169,7 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.Ciph
 
 var (
 	scratchPool = sync.Pool{New: func() any { b := make([]byte, 2*wire.MaxPacketLength); return &b }}
-	fragPool    = sync.Pool{New: func() any { b := make([]byte, 0, transport.MaxDatagram); return &b }}
+	fragPool    = sync.Pool{New: func() any { b := make([]byte, 0, wire.DefaultPhysMTU); return &b }}
 )
 
 // receivedFast is the lock-free part of Peer::received for a packet that
@@ -223,12 +223,14 @@ type reasmShard struct {
 
 func (n *Node) reassemble(id uint64, add func(r *wire.Reassembler, dst []byte) (wire.Packet, bool)) (wire.Packet, *[]byte, bool) {
 	s := &n.reasm[id%reasmShards]
-	buf := bufPool.Get().(*[]byte)
+	// Pieces of the default MTU make a small packet; a larger one grows
+	// the buffer (one allocation) as the reassembler appends.
+	buf := getBuf(smallBuf)
 	s.mu.Lock()
 	whole, ok := add(s.r, (*buf)[:0])
 	s.mu.Unlock()
 	if !ok {
-		bufPool.Put(buf)
+		putBuf(buf)
 		return nil, nil, false
 	}
 	return whole, buf, true

@@ -17,7 +17,33 @@ type delivery struct {
 	buf  *[]byte // pooled storage of in.Payload, or nil
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, wire.MaxPacketLength+64); return &b }}
+// Packet buffers come in two sizes: most packets fit a small one (a frame
+// of the default 2800-byte MTU with its headers); decompression and large
+// packets take a big one. Pool memory is what a busy node keeps in flight,
+// so the common case should not hold 10 KB for 3.
+var (
+	smallBufPool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
+	bigBufPool   = sync.Pool{New: func() any { b := make([]byte, wire.MaxPacketLength+64); return &b }}
+)
+
+const smallBuf = 4096
+
+// getBuf returns a pooled buffer with room for n bytes.
+func getBuf(n int) *[]byte {
+	if n <= smallBuf {
+		return smallBufPool.Get().(*[]byte)
+	}
+	return bigBufPool.Get().(*[]byte)
+}
+
+// putBuf returns a buffer from getBuf to its pool.
+func putBuf(b *[]byte) {
+	if cap(*b) >= wire.MaxPacketLength {
+		bigBufPool.Put(b)
+	} else {
+		smallBufPool.Put(b)
+	}
+}
 
 type parkedRx struct {
 	ep   transport.Endpoint
@@ -114,10 +140,10 @@ func (n *Node) open(it *rxItem) {
 		return
 	}
 	if pkt.Compressed() {
-		dbuf := bufPool.Get().(*[]byte)
+		dbuf := getBuf(wire.MaxPacketLength)
 		out, err := wire.Decompress((*dbuf)[:0], pkt)
 		if it.buf != nil {
-			bufPool.Put(it.buf)
+			putBuf(it.buf)
 		}
 		it.buf = dbuf
 		if err != nil {
@@ -136,7 +162,7 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	handedOver := false
 	defer func() {
 		if it.buf != nil && !handedOver {
-			bufPool.Put(it.buf)
+			putBuf(it.buf)
 		}
 		it.buf = nil
 	}()
@@ -234,10 +260,10 @@ func (n *Node) handleParked(now int64, r parkedRx) {
 	}
 	var buf *[]byte
 	if pkt.Compressed() {
-		buf = bufPool.Get().(*[]byte)
+		buf = getBuf(wire.MaxPacketLength)
 		out, err := wire.Decompress((*buf)[:0], pkt)
 		if err != nil {
-			bufPool.Put(buf)
+			putBuf(buf)
 			n.stats.Malformed.Add(1)
 			return
 		}
@@ -246,7 +272,7 @@ func (n *Node) handleParked(now int64, r parkedRx) {
 	pa := n.pathFor(r.ep)
 	stamp(&pa.lastReceive, now)
 	if !n.dispatch(now, r.ep, pa, p, pkt, wireID, buf) && buf != nil {
-		bufPool.Put(buf)
+		putBuf(buf)
 	}
 }
 
@@ -335,7 +361,7 @@ func (n *Node) handOver(now int64, upper Upper, ds []delivery) {
 		d := &ds[i]
 		trusted := upper != nil && upper.HandleVL2(d.in)
 		if d.buf != nil {
-			bufPool.Put(d.buf)
+			putBuf(d.buf)
 		}
 		if trusted {
 			stamp(&d.peer.lastTrust, now)
