@@ -96,6 +96,31 @@ func (n *Node) moonAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /metrics", n.metrics)
 }
 
+// transportCounters are the offload and TCP relay counters of the
+// physical links.
+func (n *Node) transportCounters() map[string]uint64 {
+	u := n.udp.Stats()
+	c := map[string]uint64{
+		`ztgo_udp_gso_messages_total`:                u.GSOMessages,
+		`ztgo_udp_gso_datagrams_total`:               u.GSODatagrams,
+		`ztgo_udp_gso_disabled_total`:                u.GSODisabled,
+		`ztgo_udp_gro_messages_total`:                u.GROMessages,
+		`ztgo_udp_gro_datagrams_total`:               u.GRODatagrams,
+		`ztgo_dropped_total{reason="udp_oversized"}`: u.Oversized,
+	}
+	if n.bind.tcp != nil {
+		t := n.bind.tcp.Stats()
+		c[`ztgo_tcp_relay_sent_total`] = t.Sent
+		c[`ztgo_tcp_relay_connects_total`] = t.Connects
+		c[`ztgo_tcp_relay_write_timeouts_total`] = t.WriteTimeouts
+		c[`ztgo_dropped_total{reason="tcp_relay_full"}`] = t.DroppedFull
+		c[`ztgo_dropped_total{reason="tcp_relay_down"}`] = t.DroppedDown
+		c[`ztgo_dropped_total{reason="tcp_relay_oversize"}`] = t.DroppedOversize
+		c[`ztgo_dropped_total{reason="tcp_relay_receive"}`] = t.ReceiveDropped
+	}
+	return c
+}
+
 // metrics writes Prometheus text from the live counters (1.14.1 serves a
 // file it rewrites every 5 s; the content is what matters).
 func (n *Node) metrics(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +143,12 @@ func (n *Node) metrics(w http.ResponseWriter, r *http.Request) {
 		`ztgo_relayed_total`:                            st.Relayed,
 		`ztgo_rendezvous_sent_total`:                    st.Rendezvous,
 		`ztgo_whois_answered_total`:                     st.WhoisAnswered,
+		`ztgo_dropped_total{reason="tx_queue"}`:         st.TxQueueDropped,
+		`ztgo_dropped_total{reason="rx_queue"}`:         st.RxQueueDropped,
+		`ztgo_send_errors_total`:                        st.SendErrors,
+	}
+	for k, v := range n.transportCounters() {
+		counters[k] = v
 	}
 	keys := make([]string, 0, len(counters))
 	for k := range counters {

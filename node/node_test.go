@@ -348,3 +348,31 @@ func TestDevicesFollowNetworkState(t *testing.T) {
 		t.Fatal("device still open after leave")
 	}
 }
+
+// TestMetrics: /metrics answers the metrics token as well as the auth
+// token, refuses others, and carries the engine's, the offloads' and the
+// TCP relay's counters.
+func TestMetrics(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	home := privateHome(t, rootSecret(t))
+	os.WriteFile(filepath.Join(home, "local.conf"), []byte(`{"settings":{"tcpFallbackRelay":"127.0.0.1/1"}}`), 0o644)
+	n, stop := start(t, home)
+	defer stop()
+	if code, _, _ := get(t, n, "/metrics", map[string]string{"Authorization": "Bearer wrong"}); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	mt, err := os.ReadFile(filepath.Join(home, "metricstoken.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, body := get(t, n, "/metrics", map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(mt))})
+	if code != 200 {
+		t.Fatalf("metrics token: %d %s", code, body)
+	}
+	for _, want := range []string{"ztgo_datagrams_received_total ", `ztgo_dropped_total{reason="tx_queue"} `, "ztgo_udp_gso_messages_total ",
+		"ztgo_udp_gro_datagrams_total ", `ztgo_dropped_total{reason="tcp_relay_full"} `, "ztgo_tcp_relay_write_timeouts_total "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
