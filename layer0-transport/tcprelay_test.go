@@ -272,13 +272,7 @@ func TestTunnelStalledRelay(t *testing.T) {
 	defer ln.resume()
 	startRelay(t, &RelayServer{}, ln)
 	peer := startEcho(t)
-	got := make(chan string, 16)
-	tun := NewTCPTunnel(ln.Addr().String(), 1, 14, 1, func(from netip.AddrPort, data []byte) {
-		select {
-		case got <- string(data):
-		default:
-		}
-	})
+	tun, got := collectingTunnel(ln.Addr().String())
 	defer tun.Close()
 	tun.QueueLen = 64
 	tun.WriteTimeout = 300 * time.Millisecond
@@ -393,13 +387,7 @@ func TestRelayServerSlowClient(t *testing.T) {
 	defer func() { close(stopFlood); <-flooded }()
 
 	peer := startEcho(t)
-	got := make(chan string, 16)
-	tun := NewTCPTunnel(ln.Addr().String(), 1, 14, 1, func(_ netip.AddrPort, data []byte) {
-		select {
-		case got <- string(data):
-		default:
-		}
-	})
+	tun, got := collectingTunnel(ln.Addr().String())
 	defer tun.Close()
 	tun.Want(true)
 	echoes(t, tun, peer, got, 5*time.Second)
@@ -414,4 +402,17 @@ func TestRelayServerSlowClient(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, func() bool { return srv.Stats().WriteTimeouts == 1 && srv.Active() == 1 })
 	echoes(t, tun, peer, got, 5*time.Second)
+}
+
+// collectingTunnel is a tunnel to relay whose datagrams land in got (up to
+// 16 waiting; more are dropped, as a socket would).
+func collectingTunnel(relay string) (*TCPTunnel, chan string) {
+	got := make(chan string, 16)
+	tun := NewTCPTunnel(relay, 1, 14, 1, func(_ netip.AddrPort, data []byte) {
+		select {
+		case got <- string(data):
+		default:
+		}
+	})
+	return tun, got
 }

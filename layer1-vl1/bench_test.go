@@ -101,13 +101,7 @@ func BenchmarkReceive(b *testing.B) {
 
 // BenchmarkRelay measures a root forwarding a packet between two leaves.
 func BenchmarkRelay(b *testing.B) {
-	h, a, peer, _ := pair(b)
-	root := h.Roots[0]
-	pkt := wire.NewPacket(nil, 1, peer.Address(), a.Address(), wire.VerbFRAME)
-	pkt = append(pkt, frame(1400)...)
-	pkt.SetFragmented(false)
-	from := transport.Endpoint{Addr: a.Endpoint()}
-	root.Bind.Mute.Store(true)
+	root, pkt, from := relaySetup(b)
 	buf := make([]byte, len(pkt))
 	before := root.Stats().Relayed
 	b.SetBytes(int64(len(pkt)))
@@ -120,6 +114,18 @@ func BenchmarkRelay(b *testing.B) {
 		b.Fatalf("relayed %d of %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
+}
+
+// relaySetup returns a muted root and a FRAME between two leaves that it
+// relays, as it arrives from the first.
+func relaySetup(b *testing.B) (*vl1test.Node, wire.Packet, transport.Endpoint) {
+	h, a, peer, _ := pair(b)
+	root := h.Roots[0]
+	pkt := wire.NewPacket(nil, 1, peer.Address(), a.Address(), wire.VerbFRAME)
+	pkt = append(pkt, frame(1400)...)
+	pkt.SetFragmented(false)
+	root.Bind.Mute.Store(true)
+	return root, pkt, transport.Endpoint{Addr: a.Endpoint()}
 }
 
 // BenchmarkThroughMemnet moves FRAMEs from one engine to another over the
@@ -268,13 +274,7 @@ func BenchmarkReceiveParallel(b *testing.B) {
 
 // BenchmarkRelayParallel is BenchmarkRelay from every core.
 func BenchmarkRelayParallel(b *testing.B) {
-	h, a, peer, _ := pair(b)
-	root := h.Roots[0]
-	pkt := wire.NewPacket(nil, 1, peer.Address(), a.Address(), wire.VerbFRAME)
-	pkt = append(pkt, frame(1400)...)
-	pkt.SetFragmented(false)
-	from := transport.Endpoint{Addr: a.Endpoint()}
-	root.Bind.Mute.Store(true)
+	root, pkt, from := relaySetup(b)
 	before := root.Stats().Relayed
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()

@@ -134,14 +134,9 @@ func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload 
 // armorAndSend armors pkt in place, splits it at the MTU and hands the
 // datagrams to the transport, all without the lock.
 func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, pa *Path, expect bool) uint64 {
-	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
-	if err := wire.Armor(pkt, p.keys, suite); err != nil {
-		n.stats.SendErrors.Add(1)
+	id, ok := n.seal(pkt, p.keys, suite, expect)
+	if !ok {
 		return 0
-	}
-	id := pkt.ID()
-	if expect {
-		n.expect.add(id)
 	}
 	sb := sendBatchPool.Get().(*sendBatch)
 	bufs := append(sb.bufs[:0], pkt[:min(len(pkt), n.mtu)])

@@ -89,17 +89,28 @@ func (n *Node) build(p *Peer, verb wire.Verb, payload []byte, compress bool) wir
 	return pkt
 }
 
-// transmit armors pkt for p (n.mu held), fragments it at the MTU and
-// queues it for ep; unlock sends it once the lock is released.
-func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
+// seal marks pkt fragmented if the MTU needs it, armors it in place and,
+// when a reply is expected, remembers its wire ID, which it returns (for
+// suite 3 the ID is part of the tag). It takes no lock.
+func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expect bool) (uint64, bool) {
 	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
-	if err := wire.Armor(pkt, p.keys, suite); err != nil {
+	if err := wire.Armor(pkt, k, suite); err != nil {
 		n.stats.SendErrors.Add(1)
-		return 0
+		return 0, false
 	}
 	id := pkt.ID()
 	if expect {
 		n.expect.add(id)
+	}
+	return id, true
+}
+
+// transmit armors pkt for p (n.mu held), fragments it at the MTU and
+// queues it for ep; unlock sends it once the lock is released.
+func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
+	id, ok := n.seal(pkt, p.keys, suite, expect)
+	if !ok {
+		return 0
 	}
 	n.queueDatagrams(ep, pkt)
 	n.stats.PacketsSent.Add(1)

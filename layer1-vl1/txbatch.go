@@ -75,14 +75,8 @@ func (b *TxBatch) Len() int { return len(b.items) }
 func (b *TxBatch) armorRange(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		it := &b.items[i]
-		it.pkt.SetFragmented(wire.NeedsFragmenting(len(it.pkt), b.n.mtu))
-		if err := wire.Armor(it.pkt, it.p.keys, it.r.suite); err != nil {
-			b.n.stats.SendErrors.Add(1)
+		if _, ok := b.n.seal(it.pkt, it.p.keys, it.r.suite, it.expect); !ok {
 			it.pkt = nil
-			continue
-		}
-		if it.expect {
-			b.n.expect.add(it.pkt.ID())
 		}
 	}
 }
