@@ -75,15 +75,24 @@ func (s *Switch) handleFrame(now int64, in vl1.Inbound) bool {
 	if f.DecodeFromBytes(in.Payload) != nil {
 		return false
 	}
-	if !n.gate(now, in.From) {
+	// The gate, the rules and the network's state under one lock: this
+	// is every unicast frame's path.
+	src := vl2wire.MACFor(in.From, n.id)
+	n.mu.Lock()
+	if !n.gateLocked(in.From) {
+		n.mu.Unlock()
 		n.refuse(now, in)
 		return false
 	}
-	if len(f.Payload) > 0 {
-		src := vl2wire.MACFor(in.From, n.id)
-		if n.filterInbound(in.From, src, n.mac, f.EtherType, f.Payload) != 0 {
-			n.deliver(n.mac, src, f.EtherType, f.Payload)
-		}
+	if len(f.Payload) == 0 {
+		n.mu.Unlock()
+		return true
+	}
+	res, ok := n.evalInboundLocked(in.From, src, n.mac, f.EtherType, f.Payload)
+	up := !n.destroyed && n.config != nil
+	n.mu.Unlock()
+	if ok && n.inboundVerdict(res, src, n.mac, f.EtherType, f.Payload) != 0 && up {
+		n.queueFrame(n.mac, src, f.EtherType, f.Payload)
 	}
 	return true
 }
@@ -163,7 +172,14 @@ func (n *Network) deliver(dst, src vl2wire.MAC, et uint16, payload []byte) {
 	n.mu.Lock()
 	up := !n.destroyed && n.config != nil
 	n.mu.Unlock()
-	if !up {
+	if up {
+		n.queueFrame(dst, src, et, payload)
+	}
+}
+
+// queueFrame is deliver for a caller that checked the network is up.
+func (n *Network) queueFrame(dst, src vl2wire.MAC, et uint16, payload []byte) {
+	if n.dev == nil {
 		return
 	}
 	bp := devFramePool.Get().(*[]byte)
@@ -382,9 +398,19 @@ func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et u
 // filterInbound runs the inbound rules: 0 drop, 1 accept, 2 super-accept.
 func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et uint16, payload []byte) int {
 	n.mu.Lock()
-	if n.config == nil {
-		n.mu.Unlock()
+	res, ok := n.evalInboundLocked(from, src, dst, et, payload)
+	n.mu.Unlock()
+	if !ok {
 		return 0
+	}
+	return n.inboundVerdict(res, src, dst, et, payload)
+}
+
+// evalInboundLocked runs the inbound rules and the sender's capabilities
+// (n.mu held); false without a config.
+func (n *Network) evalInboundLocked(from identity.Address, src, dst vl2wire.MAC, et uint16, payload []byte) (rules.Result, bool) {
+	if n.config == nil {
+		return rules.Result{}, false
 	}
 	m := n.members[from]
 	env := n.envLocked(m, true)
@@ -401,7 +427,12 @@ func (n *Network) filterInbound(from identity.Address, src, dst vl2wire.MAC, et 
 			}
 		}
 	}
-	n.mu.Unlock()
+	return res, true
+}
+
+// inboundVerdict sends what the rules asked for (TEE, WATCH, REDIRECT)
+// and turns the result into 0 drop, 1 accept, 2 super-accept.
+func (n *Network) inboundVerdict(res rules.Result, src, dst vl2wire.MAC, et uint16, payload []byte) int {
 	if res.CC != 0 {
 		flags := uint8(0x08)
 		if res.CCWatch {

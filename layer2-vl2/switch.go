@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
@@ -67,8 +69,9 @@ type Switch struct {
 
 	mu        sync.Mutex
 	networks  map[uint64]*Network
-	credRate  map[identity.Address]int64 // last NETWORK_CREDENTIALS processed
-	rootDB    *multicastDB               // roots keep groups for networks they are not in
+	netIndex  atomic.Pointer[map[uint64]*Network] // copy of networks for lock-free lookups
+	credRate  map[identity.Address]int64          // last NETWORK_CREDENTIALS processed
+	rootDB    *multicastDB                        // roots keep groups for networks they are not in
 	lastTimer int64
 
 	dirtyMu sync.Mutex
@@ -149,6 +152,7 @@ func (s *Switch) Join(nwid uint64, dev FrameDevice) (*Network, error) {
 	}
 	n := newNetwork(s, nwid, dev)
 	s.networks[nwid] = n
+	s.publishNetworks()
 	s.mu.Unlock()
 	now := s.now()
 	if s.store != nil {
@@ -174,6 +178,7 @@ func (s *Switch) Leave(nwid uint64) error {
 	s.mu.Lock()
 	n := s.networks[nwid]
 	delete(s.networks, nwid)
+	s.publishNetworks()
 	s.mu.Unlock()
 	if n == nil {
 		return fmt.Errorf("not a member of %s", vl2wire.NetworkIDString(nwid))
@@ -185,11 +190,20 @@ func (s *Switch) Leave(nwid uint64) error {
 	return nil
 }
 
-// Network returns a joined network, or nil.
+// Network returns a joined network, or nil. Every frame asks, so it reads
+// a published copy of the map instead of taking s.mu.
 func (s *Switch) Network(nwid uint64) *Network {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.networks[nwid]
+	if m := s.netIndex.Load(); m != nil {
+		return (*m)[nwid]
+	}
+	return nil
+}
+
+// publishNetworks copies the joined networks for Network (s.mu held):
+// joins and leaves are rare, lookups are per frame.
+func (s *Switch) publishNetworks() {
+	m := maps.Clone(s.networks)
+	s.netIndex.Store(&m)
 }
 
 // Networks returns the joined networks in ID order.
