@@ -4,7 +4,8 @@
 // recvmmsg/sendmmsg, the in-memory internet of package memnet and a stream
 // transport (TCP fallback) all fit behind it without a caller changing.
 //
-// This package imports nothing from ztgo: VL1 sits above it.
+// This package imports no layer of ztgo (only internal/pagebuf): VL1 sits
+// above it.
 package transport
 
 import (

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ztgo/ztgo/internal/pagebuf"
 )
 
 // On Linux the bind makes the recvmmsg and sendmmsg calls itself, through
@@ -108,7 +111,9 @@ func (c *udpConn) receiver(u *UDP, socket int) ReceiveFunc {
 	}
 	if c.sys.gro {
 		r.ctrl = make([]byte, slots*groCtrlSpace)
-		r.arena = make([]byte, slots*groBufSize)
+		// Mapped outside the Go heap: 1 MiB per socket, mostly idle, would
+		// otherwise raise the GC's goal by as much.
+		r.arena = pagebuf.Alloc(slots * groBufSize)
 	}
 	for i := range r.msgs {
 		h := &r.msgs[i].Hdr
@@ -150,7 +155,14 @@ func (r *mmsgReceiver) receive(bufs [][]byte, sizes []int, eps []Endpoint) (int,
 			}
 		}
 		if err := r.c.sys.raw.Read(r.read); err != nil {
-			return 0, r.u.readErr(err)
+			err = r.u.readErr(err)
+			if errors.Is(err, ErrClosed) && r.arena != nil {
+				// The socket is gone and this goroutine is the arena's
+				// only user: give its pages back.
+				pagebuf.Free(r.arena)
+				r.arena = nil
+			}
+			return 0, err
 		}
 		if r.errno != 0 {
 			return 0, r.u.readErr(os.NewSyscallError("recvmmsg", r.errno))
