@@ -453,6 +453,7 @@ func measure(t *testing.T, lab *netlab.Lab, s settings, pair string, a, b endpoi
 		if perr != nil {
 			t.Logf("%s ping: %v %v", pair, perr, err)
 		}
+		t.Logf("%s ping: %s", pair, lastLine(out)) // min/avg/max/mdev
 		rtts = append(rtts, avg)
 	}
 	r.RTTms = Median(rtts)
