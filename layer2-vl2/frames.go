@@ -262,12 +262,15 @@ func (n *Network) HandleFrame(frame []byte) {
 // HandleFrames takes a batch the device read: frame i is
 // bufs[i][offset:offset+sizes[i]]. With offset >= ReadHeadroom unicast
 // frames are sent without a copy, the VL1 header written in front of
-// them; the buffers must stay untouched until the call returns.
+// them; the buffers must stay untouched until the call returns. tx may be
+// nil: every frame is then sent at once, copied.
 func (n *Network) HandleFrames(tx *vl1.TxBatch, bufs [][]byte, sizes []int, offset int) {
 	for i, b := range bufs {
 		n.handleLocalFrame(tx, b[:offset+sizes[i]], offset)
 	}
-	tx.Flush()
+	if tx != nil {
+		tx.Flush()
+	}
 	n.flushDevice()
 }
 
