@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -62,7 +64,10 @@ func runCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if path := os.Getenv("ZTGO_CPUPROFILE"); path != "" {
+			// %p in a profile's path is the process ID: members of one lab
+			// share the environment.
+			pid := strconv.Itoa(os.Getpid())
+			if path := strings.ReplaceAll(os.Getenv("ZTGO_CPUPROFILE"), "%p", pid); path != "" {
 				// For `make perf` investigations: a CPU profile of the whole run.
 				f, err := os.Create(path)
 				if err != nil {
@@ -74,7 +79,7 @@ func runCommand() *cli.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
-			if path := os.Getenv("ZTGO_MEMPROFILE"); path != "" {
+			if path := strings.ReplaceAll(os.Getenv("ZTGO_MEMPROFILE"), "%p", pid); path != "" {
 				// The heap at exit, for the same investigations.
 				defer func() {
 					if f, err := os.Create(path); err == nil {
