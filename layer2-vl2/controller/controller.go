@@ -44,9 +44,11 @@ type Controller struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	db     *fileDB
-	online map[memberKey]*seen
+	mu           sync.Mutex
+	db           *fileDB
+	online       map[memberKey]*seen
+	lastExpiry   int64
+	notFoundGate requestGate
 }
 
 type memberKey struct {
@@ -70,6 +72,7 @@ const (
 	onlineWindow     = 120000 // 2 × ZT_NETWORK_AUTOCONF_DELAY
 	authorizedWindow = 180000 // 3 × ZT_NETWORK_AUTOCONF_DELAY
 	defaultCTMD      = 30 * 60 * 1000
+	expiryInterval   = 60000
 )
 
 // New opens (or creates) the controller database.
@@ -113,6 +116,19 @@ func (c *Controller) HandleConfigRequest(req vl2.ConfigRequest) {
 	now := c.now().UnixMilli()
 	key := memberKey{nwidString(req.NetworkID), req.From.Address().String()}
 	c.mu.Lock()
+	c.expireLocked(now)
+	if c.db.networks[key.nwid] == nil {
+		// Every node controls 2^24 network IDs: a request for one that does
+		// not exist leaves no state behind, and its answer is rate-gated
+		// per requester in a fixed table.
+		answer := c.notFoundGate.allow(req.From.Address(), now)
+		sender := c.sender
+		c.mu.Unlock()
+		if answer && sender != nil && (req.PacketID != 0 || req.From.Address() == c.addr) {
+			sender.SendConfigError(req.From.Address(), req.PacketID, req.NetworkID, wire.ErrorObjectNotFound)
+		}
+		return
+	}
 	s := c.online[key]
 	if s == nil {
 		s = &seen{}
@@ -148,6 +164,34 @@ func randomU32() uint32 {
 	var b [4]byte
 	rand.Read(b[:])
 	return binary.BigEndian.Uint32(b[:])
+}
+
+// expireLocked forgets members that stopped asking (c.mu held), at most
+// once a minute: a record outlives both the online and the recently
+// authorized windows, and no longer.
+func (c *Controller) expireLocked(now int64) {
+	if now-c.lastExpiry < expiryInterval {
+		return
+	}
+	c.lastExpiry = now
+	for k, s := range c.online {
+		if now-s.lastRequest >= max(onlineWindow, authorizedWindow) && now-s.lastConfig >= authorizedWindow {
+			delete(c.online, k)
+		}
+	}
+}
+
+// requestGate allows one answer per requester per requestRateLimit, in a
+// fixed table: collisions only make a stranger wait a little longer.
+type requestGate [1024]int64
+
+func (g *requestGate) allow(a identity.Address, now int64) bool {
+	i := uint64(a) * 0x9e3779b97f4a7c15 >> 54
+	if g[i] != 0 && now-g[i] < requestRateLimit {
+		return false
+	}
+	g[i] = now
+	return true
 }
 
 // memberChanged pushes a fresh config to an online, authorized member, or

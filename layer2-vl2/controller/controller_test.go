@@ -316,3 +316,39 @@ func TestConcurrentAPICallsLoseNothing(t *testing.T) {
 		t.Fatalf("%d members on disk", len(ms))
 	}
 }
+
+// TestStrangersLeaveNoState: requests for networks that do not exist
+// (every node controls 2^24 IDs) leave nothing behind, their NOT_FOUND
+// answers are rate-gated per requester, and members of a real network
+// are forgotten once they stop asking.
+func TestStrangersLeaveNoState(t *testing.T) {
+	f := newFixture(t)
+	member := testIdentity(t, "za")
+	base := uint64(f.ctl.Address()) << 24
+	for i := range 20000 {
+		f.request(member, base|uint64(i+1), uint64(i+1))
+	}
+	if n := len(f.c.online); n != 0 {
+		t.Fatalf("%d records kept for networks that do not exist", n)
+	}
+	if n := len(f.rec.errors); n != 1 {
+		t.Fatalf("%d NOT_FOUND answers within one second, want 1", n)
+	}
+	f.now = f.now.Add(1100 * time.Millisecond)
+	f.request(member, base|7, 99)
+	if n := len(f.rec.errors); n != 2 || f.rec.errors[1] != wire.ErrorObjectNotFound {
+		t.Fatalf("answers after the gate: %v", f.rec.errors)
+	}
+
+	_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
+	nwid, _ := vl2wire.ParseNetworkID(n["id"].(string))
+	f.request(member, nwid, 1000)
+	if len(f.c.online) != 1 {
+		t.Fatalf("member of a real network not recorded: %d", len(f.c.online))
+	}
+	f.now = f.now.Add(time.Duration(authorizedWindow+expiryInterval) * time.Millisecond)
+	f.request(testIdentity(t, "zb"), nwid^0xffffff, 1001) // any request sweeps
+	if len(f.c.online) != 0 {
+		t.Fatalf("a silent member is remembered after %d ms", authorizedWindow+expiryInterval)
+	}
+}
