@@ -145,7 +145,7 @@ func (s *Switch) handleError(now int64, in vl1.Inbound) {
 	}
 	switch e.Code {
 	case wire.ErrorObjectNotFound, wire.ErrorUnsupportedOperation, wire.ErrorNetworkAccessDenied, wire.ErrorNetworkAuthRequired:
-		if in.From == vl2wire.ControllerOf(body.NetworkID) && e.InReVerb == wire.VerbNETWORK_CONFIG_REQUEST {
+		if in.From == vl2wire.ControllerOf(body.NetworkID) && e.InReVerb == wire.VerbNETWORK_CONFIG_REQUEST && n.answeredRequest(e.InReID) {
 			n.setFailure(now, e.Code)
 		}
 	case wire.ErrorNeedMembershipCert:

@@ -51,6 +51,8 @@ type Network struct {
 	destroyed        bool
 	portError        bool
 	env              ruleEnv
+	requests         [8]uint64 // wire IDs of our recent config requests
+	nextRequest      int
 	rulePkt          rules.Packet
 }
 
@@ -191,7 +193,27 @@ func (n *Network) requestConfig(now int64) {
 		return
 	}
 	req := vl2wire.NetworkConfigRequest{NetworkID: n.id, Metadata: md.Append(nil), HasRevision: true, Revision: rev, HasTimestamp: true, Timestamp: ts}
-	n.s.send(ctl, wire.VerbNETWORK_CONFIG_REQUEST, req.AppendPayload(nil), true)
+	if id := n.s.send(ctl, wire.VerbNETWORK_CONFIG_REQUEST, req.AppendPayload(nil), true); id != 0 {
+		n.mu.Lock()
+		n.requests[n.nextRequest%len(n.requests)] = id
+		n.nextRequest++
+		n.mu.Unlock()
+	}
+}
+
+// answeredRequest reports whether id is one of our recent config requests
+// and forgets it: a refusal is honoured once, as the answer to a request of
+// ours, so a captured ERROR replayed later cannot take the network away.
+// (A request queued behind WHOIS has no ID yet; its refusal waits for the
+// next request, 5 s later.)
+func (n *Network) answeredRequest(id uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if i := slices.Index(n.requests[:], id); id != 0 && i >= 0 {
+		n.requests[i] = 0
+		return true
+	}
+	return false
 }
 
 // handleChunk takes a config chunk; it reports the update ID when it
@@ -213,7 +235,21 @@ func (n *Network) handleChunk(now int64, from identity.Address, c *vl2wire.Confi
 		n.s.log.Warn("network config refused", "network", vl2wire.NetworkIDString(n.id), "err", err)
 		return 0, false
 	}
+	if n.lastRequestAnswered() && ctl != n.s.addr {
+		// A pushed config after a refusal: ask once more, so that the
+		// controller holds a request of ours whose refusal we would
+		// still honour (it answers a deauthorization with that ID).
+		n.requestConfig(now)
+	}
 	return c.UpdateID, true
+}
+
+// lastRequestAnswered reports whether our newest config request was used
+// up by a refusal (or none was recorded).
+func (n *Network) lastRequestAnswered() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.requests[(n.nextRequest+len(n.requests)-1)%len(n.requests)] == 0
 }
 
 // applyDictionary applies a config (vl2.md §7.2 step 5).

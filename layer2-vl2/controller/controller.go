@@ -135,6 +135,9 @@ func (c *Controller) HandleConfigRequest(req vl2.ConfigRequest) {
 		c.online[key] = s
 	}
 	if req.PacketID != 0 && now-s.lastRequest <= requestRateLimit && s.lastRequest != 0 {
+		// Not answered, but it is the member's newest request: a later
+		// refusal (deauthorization) must name it to be believed.
+		s.packetID = req.PacketID
 		c.mu.Unlock()
 		return
 	}

@@ -1,0 +1,67 @@
+package vl2_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/vl1test"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	vl2 "github.com/ztgo/ztgo/layer2-vl2"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2test"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
+)
+
+// TestReplayedRefusalIsIgnored: a member is refused while it waits for
+// authorization; someone on the path keeps those packets and replays them
+// after the member was authorized. A refusal counts once, as the answer to
+// a request of the member's, so the member stays on its network.
+func TestReplayedRefusalIsIgnored(t *testing.T) {
+	h := vl2test.New(t, vl1test.Options{})
+	ctl := h.AddController("ctl", "")
+	out := api(t, ctl, "POST", "/controller/network/"+ctl.Address().String()+"______", map[string]any{"private": true,
+		"v4AssignMode": map[string]any{"zt": true}, "ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.147.17.1", "ipRangeEnd": "10.147.17.254"}},
+		"routes": []any{map[string]any{"target": "10.147.17.0/24", "via": nil}}})
+	nwid, _ := vl2wire.ParseNetworkID(out["id"].(string))
+	m := h.Add("m", 0)
+
+	var mu sync.Mutex
+	var kept [][]byte
+	ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
+		if len(d) >= wire.MinPacketLength && !wire.IsFragment(d) && wire.Packet(d).Destination() == m.Address() {
+			mu.Lock()
+			kept = append(kept, append([]byte(nil), d...))
+			mu.Unlock()
+		}
+	})
+	m.Join(nwid)
+	if !h.RunUntil(func() bool { return m.Switch.Network(nwid).Status() == vl2.StatusAccessDenied }, 30*time.Second) {
+		t.Fatalf("member never refused:\n%s", h.Describe())
+	}
+	ctl.Bind.Tap(nil)
+	api(t, ctl, "POST", fmt.Sprintf("/controller/network/%016x/member/%s", nwid, m.Address()), map[string]any{"authorized": true})
+	if !h.RunUntil(func() bool {
+		nw := m.Switch.Network(nwid)
+		return nw.Status() == vl2.StatusOK && len(nw.Info().Addresses) > 0
+	}, 30*time.Second) {
+		t.Fatalf("member not authorized:\n%s", h.Describe())
+	}
+	if len(kept) == 0 {
+		t.Fatal("nothing captured to replay")
+	}
+	from := transport.Endpoint{Addr: ctl.Endpoint()}
+	for range 3 {
+		for _, d := range kept {
+			m.Receive(from, append([]byte(nil), d...))
+		}
+		h.RunFor(500 * time.Millisecond)
+		if st := m.Switch.Network(nwid).Status(); st != vl2.StatusOK {
+			t.Fatalf("a replayed refusal took the member off its network: %v", st)
+		}
+	}
+	if up, addrs, _ := m.Device(nwid).State(); !up || len(addrs) == 0 {
+		t.Fatalf("member lost its addresses: up %v %v", up, addrs)
+	}
+}
