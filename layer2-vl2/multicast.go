@@ -14,10 +14,31 @@ import (
 // multicastDB is the multicast membership DB (vl2.md §6.2): per group, who
 // subscribed and when we last heard, the last explicit GATHER and
 // multicasts waiting for more members.
+// multicastDB is who subscribes to which group. It is bounded: a peer
+// holds at most maxLikesPerPeer subscriptions (more are refused, so it
+// cannot push others out), a network maxLikesPerNetwork and the table
+// maxLikes; past the last two the oldest subscription goes.
 type multicastDB struct {
-	mu     sync.Mutex
-	groups map[groupKey]*groupState
+	mu      sync.Mutex
+	groups  map[groupKey]*groupState
+	perPeer map[identity.Address]int
+	perNet  map[uint64]int
+	total   int
+	order   []subscription // in the order they were made, oldest first
+	head    int
+	refused uint64 // subscriptions refused or evicted by the bounds
 }
+
+type subscription struct {
+	k groupKey
+	a identity.Address
+}
+
+const (
+	maxLikesPerPeer    = 1024
+	maxLikesPerNetwork = 16384
+	maxLikes           = 65536
+)
 
 type groupKey struct {
 	nwid uint64
@@ -37,7 +58,9 @@ type outboundMulticast struct {
 	at      int64
 }
 
-func newMulticastDB() *multicastDB { return &multicastDB{groups: map[groupKey]*groupState{}} }
+func newMulticastDB() *multicastDB {
+	return &multicastDB{groups: map[groupKey]*groupState{}, perPeer: map[identity.Address]int{}, perNet: map[uint64]int{}}
+}
 
 func (db *multicastDB) state(k groupKey) *groupState {
 	st := db.groups[k]
@@ -48,13 +71,95 @@ func (db *multicastDB) state(k groupKey) *groupState {
 	return st
 }
 
+// add records that a subscribes to g; it reports whether the subscription
+// is new.
 func (db *multicastDB) add(now int64, nwid uint64, g vl2wire.MulticastGroup, a identity.Address) bool {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	st := db.state(groupKey{nwid, g})
-	_, had := st.members[a]
-	st.members[a] = now
-	return !had
+	k := groupKey{nwid, g}
+	if st := db.groups[k]; st != nil {
+		if _, had := st.members[a]; had {
+			st.members[a] = now
+			return false
+		}
+	}
+	if db.perPeer[a] >= maxLikesPerPeer {
+		db.refused++
+		return false
+	}
+	for db.perNet[nwid] >= maxLikesPerNetwork || db.total >= maxLikes {
+		if !db.evictOldestLocked(nwid, db.perNet[nwid] >= maxLikesPerNetwork) {
+			db.refused++
+			return false
+		}
+	}
+	db.state(k).members[a] = now
+	db.perPeer[a]++
+	db.perNet[nwid]++
+	db.total++
+	db.order = append(db.order, subscription{k, a})
+	return true
+}
+
+// evictOldestLocked removes the oldest subscription (of network nwid when
+// inNet); entries already gone are skipped on the way.
+func (db *multicastDB) evictOldestLocked(nwid uint64, inNet bool) bool {
+	for i := db.head; i < len(db.order); i++ {
+		sub := db.order[i]
+		if inNet && sub.k.nwid != nwid {
+			continue
+		}
+		st := db.groups[sub.k]
+		if st == nil {
+			continue
+		}
+		if _, ok := st.members[sub.a]; !ok {
+			continue
+		}
+		db.removeLocked(sub.k, st, sub.a)
+		db.refused++
+		if i == db.head {
+			db.head++
+		}
+		db.compactLocked()
+		return true
+	}
+	return false
+}
+
+// removeLocked drops a's subscription to k and its counts.
+func (db *multicastDB) removeLocked(k groupKey, st *groupState, a identity.Address) {
+	if _, ok := st.members[a]; !ok {
+		return
+	}
+	delete(st.members, a)
+	if len(st.members) == 0 && len(st.queue) == 0 {
+		delete(db.groups, k) // an empty group would outlive the bound
+	}
+	if db.perPeer[a]--; db.perPeer[a] <= 0 {
+		delete(db.perPeer, a)
+	}
+	if db.perNet[k.nwid]--; db.perNet[k.nwid] <= 0 {
+		delete(db.perNet, k.nwid)
+	}
+	db.total--
+}
+
+// compactLocked drops stale entries from the order once they dominate it.
+func (db *multicastDB) compactLocked() {
+	if len(db.order) < 1024 || len(db.order) < 2*db.total {
+		return
+	}
+	keep := db.order[:0]
+	for _, sub := range db.order[db.head:] {
+		if st := db.groups[sub.k]; st != nil {
+			if _, ok := st.members[sub.a]; ok {
+				keep = append(keep, sub)
+			}
+		}
+	}
+	clear(db.order[len(keep):])
+	db.order, db.head = keep, 0
 }
 
 func (db *multicastDB) members(nwid uint64, g vl2wire.MulticastGroup) []identity.Address {
@@ -78,7 +183,7 @@ func (db *multicastDB) expire(now int64) {
 	for k, st := range db.groups {
 		for a, t := range st.members {
 			if now-t >= likeExpiry {
-				delete(st.members, a)
+				db.removeLocked(k, st, a)
 			}
 		}
 		st.queue = slices.DeleteFunc(st.queue, func(o *outboundMulticast) bool { return now-o.at >= multicastTxTimeout })
@@ -86,6 +191,7 @@ func (db *multicastDB) expire(now int64) {
 			delete(db.groups, k)
 		}
 	}
+	db.compactLocked()
 }
 
 // announce sends our MULTICAST_LIKEs: to the controller, the roots and
@@ -230,8 +336,9 @@ func (n *Network) learnMembers(now int64, g vl2wire.MulticastGroup, members []id
 func (n *Network) forgetMember(g vl2wire.MulticastGroup, a identity.Address) {
 	n.db.mu.Lock()
 	defer n.db.mu.Unlock()
-	if st := n.db.groups[groupKey{n.id, g}]; st != nil {
-		delete(st.members, a)
+	k := groupKey{n.id, g}
+	if st := n.db.groups[k]; st != nil {
+		n.db.removeLocked(k, st, a)
 	}
 }
 
