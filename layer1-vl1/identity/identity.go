@@ -158,6 +158,21 @@ func FromBinary(b []byte) (*Identity, int, error) {
 	}
 }
 
+// ErrSecretOnWire is returned by PublicFromBinary for an identity that
+// carries its secret keys.
+var ErrSecretOnWire = errors.New("identity carries a secret key")
+
+// PublicFromBinary is FromBinary for identities that come from the
+// network, which never carry a secret: one that does is refused before its
+// keys are checked, a check that costs a scalar multiplication and a key
+// expansion per packet that a forger can make us pay.
+func PublicFromBinary(b []byte) (*Identity, int, error) {
+	if len(b) > BinaryPublicLength-1 && b[BinaryPublicLength-1] != 0 {
+		return nil, 0, fmt.Errorf("%w: %w", ErrMalformed, ErrSecretOnWire)
+	}
+	return FromBinary(b)
+}
+
 // AppendBinary appends the binary form; the secret is included only when
 // withSecret is set and present (on the wire it never is).
 func (id *Identity) AppendBinary(b []byte, withSecret bool) []byte {

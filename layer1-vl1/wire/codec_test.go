@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/ztgo/ztgo/internal/testutil"
@@ -342,4 +343,41 @@ func testIdentity(t testing.TB) *identity.Identity {
 		t.Fatal(err)
 	}
 	return id.Public()
+}
+
+// TestHelloWithSecretIdentityRefused: an identity with its secret part
+// never travels; a HELLO (or world) carrying one is refused before the
+// secret is checked against the public key, which would cost ~100 µs of
+// CPU per forged packet.
+func TestHelloWithSecretIdentityRefused(t *testing.T) {
+	var v struct {
+		Identities []struct{ String string }
+	}
+	testutil.Vectors(t, "identity.json", &v)
+	var withSecret *identity.Identity
+	for _, s := range v.Identities {
+		if id, err := identity.Parse(s.String); err == nil && id.HasSecret() {
+			withSecret = id
+			break
+		}
+	}
+	if withSecret == nil {
+		t.Fatal("no identity with a secret in the vectors")
+	}
+	h := Hello{ProtocolVersion: ProtocolVersion, Major: 1, Minor: 14, Revision: 1, Timestamp: 1, Identity: withSecret}
+	good := h.AppendPayload(nil)
+	if _, err := ParseHello(good); err != nil {
+		t.Fatalf("a HELLO with the public identity: %v", err)
+	}
+	// The same HELLO with the identity's secret spliced in.
+	pub := withSecret.AppendBinary(nil, false)
+	sec := withSecret.AppendBinary(nil, true)
+	i := bytes.Index(good, pub)
+	bad := append(append(append([]byte(nil), good[:i]...), sec...), good[i+len(pub):]...)
+	if _, err := ParseHello(bad); err == nil || !strings.Contains(err.Error(), identity.ErrSecretOnWire.Error()) {
+		t.Fatalf("a HELLO carrying a secret was not refused: %v", err)
+	}
+	if _, _, err := identity.FromBinary(sec); err != nil {
+		t.Fatalf("FromBinary (files) still reads secrets: %v", err)
+	}
 }

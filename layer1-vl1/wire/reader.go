@@ -90,7 +90,7 @@ func (r *reader) identity(what string) *identity.Identity {
 	if r.err != nil {
 		return nil
 	}
-	id, n, err := identity.FromBinary(r.b[r.off:])
+	id, n, err := identity.PublicFromBinary(r.b[r.off:])
 	if err != nil {
 		r.fail("%s: %v", what, err)
 		return nil

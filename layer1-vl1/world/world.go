@@ -79,7 +79,7 @@ func Decode(b []byte) (*World, int, error) {
 	}
 	off := headerLength
 	for i := 0; i < n; i++ {
-		id, used, err := identity.FromBinary(b[off:])
+		id, used, err := identity.PublicFromBinary(b[off:])
 		if err != nil {
 			return fail("root %d: %v", i, err)
 		}
