@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -116,7 +117,7 @@ func (n *Node) authorize(next http.Handler) http.Handler {
 				}
 			}
 			tok = strings.TrimSpace(tok)
-			if tok != n.Token && !(r.URL.Path == "/metrics" && tok == n.metricsToken) {
+			if !sameToken(tok, n.Token) && !(r.URL.Path == "/metrics" && sameToken(tok, n.metricsToken)) {
 				deny(w)
 				return
 			}
@@ -124,6 +125,16 @@ func (n *Node) authorize(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// sameToken compares in constant time: how long a wrong guess took must
+// not tell how much of it was right.
+func sameToken(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// jsonpCallback is what a JSONP callback name may be: a JavaScript
+// identifier path (a.b_c$1), nothing that could inject script.
+var jsonpCallback = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
 
 func deny(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
@@ -138,6 +149,10 @@ func reply(w http.ResponseWriter, r *http.Request, v any) {
 		return
 	}
 	if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		if len(cb) > 128 || !jsonpCallback.MatchString(cb) {
+			http.Error(w, `{"error":"jsonp: the callback must be a JavaScript name"}`, http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/javascript")
 		fmt.Fprintf(w, "%s(%s);", cb, b)
 		return

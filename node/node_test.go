@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -373,6 +374,24 @@ func TestMetrics(t *testing.T) {
 		"ztgo_udp_gro_datagrams_total ", `ztgo_dropped_total{reason="tcp_relay_full"} `, "ztgo_tcp_relay_write_timeouts_total "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestJSONPCallbackIsAName: a JSONP callback is echoed only when it is a
+// JavaScript name; anything else (script) is refused, not reflected.
+func TestJSONPCallbackIsAName(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	n, stop := start(t, privateHome(t, rootSecret(t)))
+	defer stop()
+	auth := map[string]string{"X-ZT1-Auth": n.Token}
+	if code, _, body := get(t, n, "/status?jsonp=cb.done_1", auth); code != 200 || !strings.HasPrefix(body, "cb.done_1({") {
+		t.Fatalf("valid callback: %d %.40q", code, body)
+	}
+	for _, cb := range []string{"alert(1)//", "a;b", "<script>", "1a", "a..b"} {
+		code, _, body := get(t, n, "/status?jsonp="+url.QueryEscape(cb), auth)
+		if code != 400 || strings.Contains(body, cb) {
+			t.Fatalf("callback %q: %d %.60q", cb, code, body)
 		}
 	}
 }
