@@ -22,6 +22,7 @@ import (
 // then its connection, and never holds up anyone else.
 type RelayServer struct {
 	MaxConns     int           // 0 = 1024
+	MaxPerIP     int           // connections from one IP address (IPv6: one /64); 0 = 16
 	IdleTimeout  time.Duration // 0 = 300 s
 	QueueLen     int           // datagrams waiting for one client; 0 = 256
 	WriteTimeout time.Duration // for a client to accept queued datagrams; 0 = 10 s
@@ -29,6 +30,8 @@ type RelayServer struct {
 
 	active   atomic.Int64
 	counters relayCounters
+	perIPMu  sync.Mutex
+	perIP    map[netip.Prefix]int
 }
 
 // RelayStats counts the datagrams the server relayed towards its clients.
@@ -60,22 +63,33 @@ func (s *RelayServer) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
+	s.MaxPerIP = cmp.Or(s.MaxPerIP, 16)
+	s.perIP = map[netip.Prefix]int{}
 	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
+			// Out of descriptors (EMFILE) or a transient network error: a
+			// relay keeps serving the clients it has and tries again.
+			s.Log.Warn("relay: accept failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
 			}
-			return err
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
-		if int(s.active.Load()) >= s.MaxConns {
-			s.Log.Warn("relay: connection refused, limit reached", "from", c.RemoteAddr(), "limit", s.MaxConns)
+		backoff = 5 * time.Millisecond
+		key := clientKey(c.RemoteAddr())
+		if int(s.active.Load()) >= s.MaxConns || !s.takeSlot(key) {
+			s.Log.Warn("relay: connection refused, limit reached", "from", c.RemoteAddr(), "limit", s.MaxConns, "per_ip", s.MaxPerIP)
 			c.Close()
 			continue
 		}
@@ -84,8 +98,43 @@ func (s *RelayServer) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer s.active.Add(-1)
+			defer s.releaseSlot(key)
 			s.handle(ctx, c)
 		}()
+	}
+}
+
+// clientKey is what the per-address limit counts by: the IPv4 address, or
+// the IPv6 /64 (a host has a whole /64 to pick from).
+func clientKey(a net.Addr) netip.Prefix {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+func (s *RelayServer) takeSlot(k netip.Prefix) bool {
+	s.perIPMu.Lock()
+	defer s.perIPMu.Unlock()
+	if s.perIP[k] >= s.MaxPerIP {
+		return false
+	}
+	s.perIP[k]++
+	return true
+}
+
+func (s *RelayServer) releaseSlot(k netip.Prefix) {
+	s.perIPMu.Lock()
+	defer s.perIPMu.Unlock()
+	if s.perIP[k]--; s.perIP[k] <= 0 {
+		delete(s.perIP, k)
 	}
 }
 

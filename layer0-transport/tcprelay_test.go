@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +418,84 @@ func collectingTunnel(relay string) (*TCPTunnel, chan string) {
 		}
 	})
 	return tun, got
+}
+
+// TestRelayPerIPLimit: one host cannot take every slot (issue 11, defect
+// 10); another address still gets in.
+func TestRelayPerIPLimit(t *testing.T) {
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	srv := &RelayServer{MaxConns: 100, MaxPerIP: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	defer func() { cancel(); <-done }()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 2 {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	eventually(t, 2*time.Second, func() bool { return srv.Active() == 2 })
+	third, _ := net.Dial("tcp4", ln.Addr().String())
+	defer third.Close()
+	third.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a third connection from one address was kept: %v", err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	other, err := d.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = append(conns, other)
+	eventually(t, 2*time.Second, func() bool { return srv.Active() == 3 })
+}
+
+// flakyListener fails its first Accepts with a non-timeout error, as a
+// process out of file descriptors sees EMFILE.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
+}
+
+// TestRelaySurvivesAcceptErrors: EMFILE and the like make the relay wait
+// and retry, not exit.
+func TestRelaySurvivesAcceptErrors(t *testing.T) {
+	inner, _ := net.Listen("tcp4", "127.0.0.1:0")
+	ln := &flakyListener{Listener: inner}
+	ln.fails.Store(3)
+	srv := &RelayServer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	c, err := net.Dial("tcp4", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	eventually(t, 5*time.Second, func() bool { return srv.Active() == 1 })
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned after accept errors: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }
