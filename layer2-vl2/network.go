@@ -2,6 +2,7 @@ package vl2
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -51,6 +52,7 @@ type Network struct {
 	destroyed        bool
 	portError        bool
 	env              ruleEnv
+	newestConfig     int64     // timestamp of the newest config applied, kept across refusals
 	requests         [8]uint64 // wire IDs of our recent config requests
 	nextRequest      int
 	rulePkt          rules.Packet
@@ -252,6 +254,9 @@ func (n *Network) lastRequestAnswered() bool {
 	return n.requests[(n.nextRequest+len(n.requests)-1)%len(n.requests)] == 0
 }
 
+// errOldConfig refuses a config older than the newest one applied.
+var errOldConfig = errors.New("network config older than the one held")
+
 // applyDictionary applies a config (vl2.md §7.2 step 5).
 func (n *Network) applyDictionary(now int64, dict []byte, save bool) error {
 	d, err := vl2wire.ParseDictionary(dict)
@@ -281,6 +286,13 @@ func (n *Network) applyDictionary(now int64, dict []byte, save bool) error {
 		n.mu.Unlock()
 		return nil
 	}
+	if cfg.Timestamp < n.newestConfig {
+		// Signed, but older than one we applied: a replay would move us
+		// back to old addresses, rules or credentials.
+		n.mu.Unlock()
+		return fmt.Errorf("%w: issued at %d, we hold one issued at %d", errOldConfig, cfg.Timestamp, n.newestConfig)
+	}
+	n.newestConfig = cfg.Timestamp
 	n.config, n.dict, n.rules, n.myCaps = cfg, slices.Clone(dict), table, caps
 	n.lastConfigUpdate = now
 	n.failure = StatusOK

@@ -2,6 +2,7 @@ package vl2_test
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -63,5 +64,53 @@ func TestReplayedRefusalIsIgnored(t *testing.T) {
 	}
 	if up, addrs, _ := m.Device(nwid).State(); !up || len(addrs) == 0 {
 		t.Fatalf("member lost its addresses: up %v %v", up, addrs)
+	}
+}
+
+// TestReplayedOldConfigIsIgnored: a config is signed but carries no
+// sequence the wire checks, so a kept copy could be replayed after the
+// controller changed the member's address. The member takes no config
+// older than the one it holds, even when its config assembler has long
+// forgotten the old update.
+func TestReplayedOldConfigIsIgnored(t *testing.T) {
+	l := newLab(t, 1, "", nil)
+	m := l.members[0]
+	var mu sync.Mutex
+	var kept [][]byte
+	l.ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
+		if len(d) >= wire.MinFragmentLength && (wire.IsFragment(d) || wire.Packet(d).Destination() == m.Address()) {
+			mu.Lock()
+			kept = append(kept, append([]byte(nil), d...))
+			mu.Unlock()
+		}
+	})
+	path := fmt.Sprintf("/controller/network/%016x/member/%s", l.nwid, m.Address())
+	api(t, l.ctl, "POST", path, map[string]any{"ipAssignments": []any{"10.147.17.42"}})
+	want := netip.MustParseAddr("10.147.17.42")
+	if !l.h.RunUntil(func() bool { return l.ip(m) == want }, 30*time.Second) {
+		t.Fatalf("first address change not applied: %v", l.ip(m))
+	}
+	l.ctl.Bind.Tap(nil)
+	api(t, l.ctl, "POST", path, map[string]any{"ipAssignments": []any{"10.147.17.43"}})
+	want = netip.MustParseAddr("10.147.17.43")
+	if !l.h.RunUntil(func() bool { return l.ip(m) == want }, 30*time.Second) {
+		t.Fatalf("second address change not applied: %v", l.ip(m))
+	}
+	// Enough later updates that the member's config assembler no longer
+	// remembers the old one.
+	for i := range 12 {
+		api(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", l.nwid), map[string]any{"name": fmt.Sprintf("lab%d", i)})
+		name := fmt.Sprintf("lab%d", i)
+		if !l.h.RunUntil(func() bool { return m.Switch.Network(l.nwid).Info().Name == name }, 30*time.Second) {
+			t.Fatalf("update %d not applied", i)
+		}
+	}
+	from := transport.Endpoint{Addr: l.ctl.Endpoint()}
+	for _, d := range kept {
+		m.Receive(from, append([]byte(nil), d...))
+	}
+	l.h.RunFor(time.Second)
+	if got := l.ip(m); got != want {
+		t.Fatalf("a replayed old config moved the member back to %v", got)
 	}
 }
