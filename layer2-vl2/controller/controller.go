@@ -77,16 +77,17 @@ const (
 
 // New opens (or creates) the controller database.
 func New(cfg Config) (*Controller, error) {
-	db, err := openDB(cfg.Dir)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := openDB(cfg.Dir, log)
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{id: cfg.Identity, addr: cfg.Identity.Address(), sender: cfg.Sender, now: cfg.Now, log: cfg.Logger, db: db, online: map[memberKey]*seen{}}
+	c := &Controller{id: cfg.Identity, addr: cfg.Identity.Address(), sender: cfg.Sender, now: cfg.Now, log: log, db: db, online: map[memberKey]*seen{}}
 	if c.now == nil {
 		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }

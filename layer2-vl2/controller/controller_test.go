@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -350,5 +351,47 @@ func TestStrangersLeaveNoState(t *testing.T) {
 	f.request(testIdentity(t, "zb"), nwid^0xffffff, 1001) // any request sweeps
 	if len(f.c.online) != 0 {
 		t.Fatalf("a silent member is remembered after %d ms", authorizedWindow+expiryInterval)
+	}
+}
+
+// TestDamagedRecordIsSetAside: a truncated member file (a crash mid-write
+// on a file system without atomic rename, a full disk) is logged and moved
+// aside on start, not skipped silently and then overwritten by the
+// member's next request (issue 11, defect 9).
+func TestDamagedRecordIsSetAside(t *testing.T) {
+	f := newFixture(t)
+	member := testIdentity(t, "za")
+	_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
+	id := n["id"].(string)
+	nwid, _ := vl2wire.ParseNetworkID(id)
+	f.request(member, nwid, 1)
+	f.do("POST", "/controller/network/"+id+"/member/"+member.Address().String(), map[string]any{"authorized": true})
+	file := filepath.Join(f.dir, "network", id, "member", member.Address().String()+".json")
+	whole, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, whole[:len(whole)/2], 0o600)
+
+	var logged bytes.Buffer
+	c2, err := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec, Now: func() time.Time { return f.now }, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "moved aside") || !strings.Contains(logged.String(), member.Address().String()) {
+		t.Fatalf("damaged file not logged:\n%s", logged.String())
+	}
+	aside, _ := filepath.Glob(file + ".damaged-*")
+	if len(aside) != 1 {
+		t.Fatalf("damaged file not set aside: %v", aside)
+	}
+	if b, _ := os.ReadFile(aside[0]); !bytes.Equal(b, whole[:len(whole)/2]) {
+		t.Fatal("the damaged bytes were not kept")
+	}
+	// The member asks again: a fresh record, the damaged one untouched.
+	f.now = f.now.Add(2 * time.Second)
+	c2.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: 2, NetworkID: nwid})
+	if b, _ := os.ReadFile(aside[0]); !bytes.Equal(b, whole[:len(whole)/2]) {
+		t.Fatal("the damaged record was overwritten")
 	}
 }

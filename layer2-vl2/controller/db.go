@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ztgo/ztgo/internal/atomicfile"
 )
@@ -30,7 +32,11 @@ type fileDB struct {
 	members  map[string]map[string]record // nwid -> addr -> member
 }
 
-func openDB(dir string) (*fileDB, error) {
+// openDB reads controller.d. A file that cannot be read is logged and moved
+// aside (…json.damaged-<unix time>), never silently skipped: otherwise the
+// member's next request would write a fresh record over its authorization,
+// addresses and tags, and the damaged bytes would be lost to the operator.
+func openDB(dir string, log *slog.Logger) (*fileDB, error) {
 	db := &fileDB{dir: dir, networks: map[string]record{}, members: map[string]map[string]record{}}
 	if dir == "" {
 		return db, nil
@@ -50,6 +56,7 @@ func openDB(dir string) (*fileDB, error) {
 		}
 		r, err := readRecord(filepath.Join(dir, "network", name))
 		if err != nil {
+			setAside(log, filepath.Join(dir, "network", name), err)
 			continue
 		}
 		id, _ := r["id"].(string)
@@ -67,6 +74,7 @@ func openDB(dir string) (*fileDB, error) {
 			}
 			m, err := readRecord(filepath.Join(mdir, me.Name()))
 			if err != nil {
+				setAside(log, filepath.Join(mdir, me.Name()), err)
 				continue
 			}
 			if mid, _ := m["id"].(string); len(mid) == 10 {
@@ -75,6 +83,15 @@ func openDB(dir string) (*fileDB, error) {
 		}
 	}
 	return db, nil
+}
+
+func setAside(log *slog.Logger, path string, err error) {
+	aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
+	if rerr := os.Rename(path, aside); rerr != nil {
+		log.Error("controller database: unreadable file left in place; the network or member it holds is not served", "file", path, "err", err, "rename", rerr)
+		return
+	}
+	log.Error("controller database: unreadable file moved aside; restore it to serve that network or member again", "file", path, "moved_to", aside, "err", err)
 }
 
 func readRecord(path string) (record, error) {
