@@ -55,6 +55,12 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	}
 	if !authorized {
 		s.authorized = false
+		if newMember && c.pendingLocked(nwid) >= maxPendingMembers {
+			// Strangers cannot fill the disk or slow every config
+			// build: past the cap they are refused without a record
+			// and may ask again once the operator has caught up.
+			return nil, wire.ErrorNetworkAccessDenied
+		}
 		c.saveMemberLocked(nwid, addr, m)
 		return nil, wire.ErrorNetworkAccessDenied
 	}
@@ -73,6 +79,22 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	s.authorized, s.lastConfig = true, now
 	c.saveMemberLocked(nwid, addr, m)
 	return dict, 0
+}
+
+// maxPendingMembers bounds the records of members never authorized, per
+// network.
+const maxPendingMembers = 1024
+
+// pendingLocked counts a network's members that were never authorized
+// (c.mu held). It runs only when a stranger's first request would add one.
+func (c *Controller) pendingLocked(nwid string) int {
+	n := 0
+	for _, m := range c.db.members[nwid] {
+		if !toBool(m["authorized"], false) && toInt(m["lastAuthorizedTime"]) == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *Controller) saveMemberLocked(nwid, addr string, m record) {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -394,4 +395,42 @@ func TestDamagedRecordIsSetAside(t *testing.T) {
 	if b, _ := os.ReadFile(aside[0]); !bytes.Equal(b, whole[:len(whole)/2]) {
 		t.Fatal("the damaged record was overwritten")
 	}
+}
+
+// TestPendingMembersAreCapped: strangers asking for a private network
+// make at most maxPendingMembers records (issue 11, defect 8); an
+// authorized member is not counted and keeps working.
+func TestPendingMembersAreCapped(t *testing.T) {
+	f := newFixture(t)
+	f.c.db.dir = "" // in memory: the cap, not the disk, is under test
+	_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
+	nwid, _ := vl2wire.ParseNetworkID(n["id"].(string))
+	for i := range maxPendingMembers + 200 {
+		f.c.HandleConfigRequest(vl2.ConfigRequest{From: fakeMember(t, uint64(0x1000000000+i)), PacketID: uint64(i + 1), NetworkID: nwid})
+	}
+	if got := len(f.c.db.members[n["id"].(string)]); got != maxPendingMembers {
+		t.Fatalf("%d member records from strangers, cap %d", got, maxPendingMembers)
+	}
+	// One is authorized: a slot frees, and its own requests still work.
+	first := fakeMember(t, 0x1000000000)
+	f.do("POST", "/controller/network/"+n["id"].(string)+"/member/"+first.Address().String(), map[string]any{"authorized": true})
+	f.now = f.now.Add(2 * time.Second)
+	configs := len(f.rec.configs)
+	f.c.HandleConfigRequest(vl2.ConfigRequest{From: first, PacketID: 99999, NetworkID: nwid})
+	if len(f.rec.configs) != configs+1 {
+		t.Fatal("an authorized member got no config")
+	}
+}
+
+// fakeMember is an identity with random keys and a chosen address: the
+// controller checks identities against their records, not their proof of
+// work (VL1 did that).
+func fakeMember(t *testing.T, addr uint64) *identity.Identity {
+	var pub [64]byte
+	binary.BigEndian.PutUint64(pub[:], addr)
+	id, err := identity.Parse(fmt.Sprintf("%010x:0:%x", addr, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
