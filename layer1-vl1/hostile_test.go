@@ -1,14 +1,17 @@
 package vl1_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
+	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/vl1test"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
 // impostor is an identity that claims victim's address with other keys
@@ -111,5 +114,64 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 	h.RunFor(time.Second)
 	if a.Stats().EchoReplies == before {
 		t.Fatal("node stopped working after garbage")
+	}
+}
+
+// TestWhoisFloodsAreBounded (issue 11, defect 7): a WHOIS naming 1900
+// unknown addresses made 1990 WHOIS packets to the root, and packets from
+// forged sources one pending entry and one WHOIS each. Now one question
+// makes at most one WHOIS, forged sources at most 50 WHOIS a second and a
+// bounded table of pending addresses, and the node keeps working.
+func TestWhoisFloodsAreBounded(t *testing.T) {
+	h, a, b, _ := pair(t)
+	var w wire.Whois
+	for i := range 1900 {
+		w.Addresses = append(w.Addresses, identity.Address(0x0100000000+uint64(i)))
+	}
+	before := a.Stats().WhoisSent
+	if _, err := b.Send(a.Address(), wire.VerbWHOIS, w.AppendPayload(nil), false); err != nil {
+		t.Fatal(err)
+	}
+	h.RunFor(50 * time.Millisecond)
+	if got := a.Stats().WhoisSent - before; got != 1 {
+		t.Fatalf("one WHOIS naming 1900 unknown addresses made %d WHOIS packets", got)
+	}
+	before = a.Stats().WhoisSent
+	from := transport.Endpoint{Addr: b.Endpoint()}
+	for i := range 20000 {
+		pkt := wire.NewPacket(nil, uint64(i+1), a.Address(), identity.Address(0x0200000000+uint64(i)), wire.VerbFRAME)
+		pkt = append(pkt, make([]byte, 40)...)
+		a.Receive(from, pkt)
+	}
+	if got := a.Stats().WhoisSent - before; got > 50 { // the budget: 50 a second
+		t.Fatalf("20 000 forged sources made %d WHOIS packets", got)
+	}
+	if a.Stats().RateGated == 0 {
+		t.Fatal("nothing counted as rate-gated")
+	}
+	h.RunFor(6 * time.Second) // pending entries expire
+	echoes := a.Stats().EchoReplies
+	a.Ping(b.Address())
+	h.RunFor(time.Second)
+	if a.Stats().EchoReplies == echoes {
+		t.Fatal("node stopped working after the floods")
+	}
+}
+
+// TestPacketTooLargeForSevenFragments: at the default MTU a packet can be
+// at most 9928 bytes (a head and six fragments), less than the 10024 the
+// format allows; a larger one is refused instead of overrunning the
+// fragment table (it panicked before).
+func TestPacketTooLargeForSevenFragments(t *testing.T) {
+	_, a, b, _ := pair(t)
+	if _, err := a.Send(b.Address(), wire.VerbFRAME, make([]byte, 9928-wire.IdxPayload), false); err != nil {
+		t.Fatalf("the largest packet that fits: %v", err)
+	}
+	if _, err := a.Send(b.Address(), wire.VerbFRAME, make([]byte, 9929-wire.IdxPayload), false); !errors.Is(err, vl1.ErrTooLarge) {
+		t.Fatalf("one byte more: %v", err)
+	}
+	buf := make([]byte, 10024)
+	if a.NewTxBatch().Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
+		t.Fatal("TxBatch took a packet that cannot be fragmented")
 	}
 }

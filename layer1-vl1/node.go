@@ -104,29 +104,31 @@ type Node struct {
 	stats     counters
 
 	// The control plane, guarded by mu.
-	mu            sync.Mutex
-	rng           *rand.Rand
-	planet        *world.World
-	moons         map[uint64]*world.World
-	moonSeeds     map[uint64]identity.Address
-	upstreams     []identity.Address // sorted ascending
-	stable        map[identity.Address][]netip.AddrPort
-	moonRoots     map[identity.Address]bool
-	peers         map[identity.Address]*Peer
-	paths         map[transport.Endpoint]*Path
-	whois         map[identity.Address]int64 // last WHOIS sent
-	txq           []queuedTx
-	rxq           []parkedRx
-	gate          []int64 // new-identity rate gate per source bucket
-	collisionGate []int64
-	impostors     map[[identity.PublicKeyLength]byte]int64
-	punches       map[identity.Address]punch
-	aware         map[awareKey]awareEntry
-	timers        struct{ whois, ping, housekeep int64 }
-	pings         map[uint64]pingWaiter
-	deliver       []delivery
-	deliverSpare  []delivery
-	outbox        []outgoing // sent by unlock
+	mu                sync.Mutex
+	rng               *rand.Rand
+	planet            *world.World
+	moons             map[uint64]*world.World
+	moonSeeds         map[uint64]identity.Address
+	upstreams         []identity.Address // sorted ascending
+	stable            map[identity.Address][]netip.AddrPort
+	moonRoots         map[identity.Address]bool
+	peers             map[identity.Address]*Peer
+	paths             map[transport.Endpoint]*Path
+	whois             map[identity.Address]int64 // last WHOIS sent
+	whoisWindow       int64                      // start of the current WHOIS budget second
+	whoisSentInWindow int
+	txq               []queuedTx
+	rxq               []parkedRx
+	gate              []int64 // new-identity rate gate per source bucket
+	collisionGate     []int64
+	impostors         map[[identity.PublicKeyLength]byte]int64
+	punches           map[identity.Address]punch
+	aware             map[awareKey]awareEntry
+	timers            struct{ whois, ping, housekeep int64 }
+	pings             map[uint64]pingWaiter
+	deliver           []delivery
+	deliverSpare      []delivery
+	outbox            []outgoing // sent by unlock
 
 	// Scratch for packets built under mu.
 	pktBuf  []byte
@@ -300,7 +302,7 @@ func (n *Node) Send(dst identity.Address, verb wire.Verb, payload []byte, compre
 	if dst == n.addr || dst.IsReserved() {
 		return 0, fmt.Errorf("send to %v: %w", dst, ErrReserved)
 	}
-	if wire.IdxPayload+len(payload) > wire.MaxPacketLength {
+	if wire.IdxPayload+len(payload) > wire.MaxPacketLength || !n.fits(wire.IdxPayload+len(payload)) {
 		return 0, fmt.Errorf("send %d bytes to %v: %w", len(payload), dst, ErrTooLarge)
 	}
 	now := n.now()

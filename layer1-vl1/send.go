@@ -89,10 +89,21 @@ func (n *Node) build(p *Peer, verb wire.Verb, payload []byte, compress bool) wir
 	return pkt
 }
 
+// fits reports whether a packet of size bytes can be sent at our MTU: at
+// most MaxPacketFragments datagrams (at the default MTU that is 9928
+// bytes, less than the 10024 a packet may have).
+func (n *Node) fits(size int) bool {
+	return wire.FragmentCount(size, n.mtu) <= wire.MaxPacketFragments
+}
+
 // seal marks pkt fragmented if the MTU needs it, armors it in place and,
 // when a reply is expected, remembers its wire ID, which it returns (for
 // suite 3 the ID is part of the tag). It takes no lock.
 func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expect bool) (uint64, bool) {
+	if !n.fits(len(pkt)) {
+		n.stats.SendErrors.Add(1)
+		return 0, false
+	}
 	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
 	if err := wire.Armor(pkt, k, suite); err != nil {
 		n.stats.SendErrors.Add(1)

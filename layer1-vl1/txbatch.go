@@ -52,7 +52,7 @@ func (n *Node) NewTxBatch() *TxBatch {
 // uses Node.Send, which knows how to wait for WHOIS.
 func (b *TxBatch) Add(dst identity.Address, verb wire.Verb, buf []byte, start, end int) bool {
 	n := b.n
-	if start < HeaderRoom || dst == n.addr || dst.IsReserved() || end-start+wire.IdxPayload > wire.MaxPacketLength {
+	if start < HeaderRoom || dst == n.addr || dst.IsReserved() || !n.fits(end-start+wire.IdxPayload) {
 		return false
 	}
 	p := n.lookup(dst)

@@ -10,17 +10,58 @@ import (
 // requestWhois asks the best upstream for a's identity, at most every
 // ZT_WHOIS_RETRY_DELAY (Switch::requestWhois).
 func (n *Node) requestWhois(now int64, a identity.Address) {
-	if last, ok := n.whois[a]; ok && now-last < whoisRetryDelay {
-		return
-	}
-	n.whois[a] = now
+	n.requestWhoisBatch(now, []identity.Address{a})
+}
+
+// Bounds on what forged traffic can make us ask (1.14.1 has none): at most
+// maxPendingWhois addresses waiting for an answer, and whoisBudget WHOIS
+// packets per second to the roots; one WHOIS carries many addresses.
+const (
+	maxPendingWhois  = 1024
+	whoisBudget      = 50
+	whoisBatchMax    = 64 // addresses per WHOIS packet
+	whoisPerQuestion = 16 // unknown addresses one peer's WHOIS may make us ask for
+)
+
+// requestWhoisBatch asks for several identities in as few WHOIS packets as
+// the budget allows.
+func (n *Node) requestWhoisBatch(now int64, addrs []identity.Address) {
 	u := n.bestUpstream(now)
-	if u == nil || u.id.Address() == a {
-		return
+	var ask []identity.Address
+	for _, a := range addrs {
+		last, pending := n.whois[a]
+		if pending && now-last < whoisRetryDelay {
+			continue
+		}
+		if !pending && len(n.whois) >= maxPendingWhois {
+			n.stats.RateGated.Add(1)
+			continue
+		}
+		n.whois[a] = now
+		if u != nil && u.id.Address() != a {
+			ask = append(ask, a)
+		}
 	}
-	w := wire.Whois{Addresses: []identity.Address{a}}
-	if _, ok := n.sendTo(now, u, wire.VerbWHOIS, w.AppendPayload(n.scratch[:0]), false, nil); ok {
-		n.stats.WhoisSent.Add(1)
+	for len(ask) > 0 {
+		if now-n.whoisWindow >= 1000 {
+			n.whoisWindow, n.whoisSentInWindow = now, 0
+		}
+		if n.whoisSentInWindow >= whoisBudget {
+			// Not asked: the next packet or queued send that needs one
+			// of them tries again.
+			n.stats.RateGated.Add(uint64(len(ask)))
+			for _, a := range ask {
+				delete(n.whois, a)
+			}
+			return
+		}
+		k := min(len(ask), whoisBatchMax)
+		w := wire.Whois{Addresses: ask[:k]}
+		if _, ok := n.sendTo(now, u, wire.VerbWHOIS, w.AppendPayload(n.scratch[:0]), false, nil); ok {
+			n.stats.WhoisSent.Add(1)
+			n.whoisSentInWindow++
+		}
+		ask = ask[k:]
 	}
 }
 
@@ -40,15 +81,21 @@ func (n *Node) handleWhois(now int64, pa *Path, p *Peer, wireID uint64, payload 
 		p.lastWhoisAnswer = now
 	}
 	var found wire.OKWhois
+	var unknown []identity.Address
 	for _, a := range w.Addresses {
 		switch {
 		case a == n.addr:
 			found.Identities = append(found.Identities, n.selfPub)
+		case len(found.Identities) >= whoisBatchMax:
+			// The reply must fit one packet (~71 bytes an identity).
 		case n.peers[a] != nil:
 			found.Identities = append(found.Identities, n.peers[a].id)
-		default:
-			n.requestWhois(now, a)
+		case len(unknown) < whoisPerQuestion:
+			unknown = append(unknown, a)
 		}
+	}
+	if len(unknown) > 0 {
+		n.requestWhoisBatch(now, unknown)
 	}
 	if len(found.Identities) == 0 {
 		return
