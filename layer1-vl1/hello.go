@@ -120,6 +120,9 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 	}
 	hops := pkt.Hops()
 	pa := n.pathFor(ep)
+	if pa == nil {
+		return
+	}
 	pa.lastReceive.Store(now)
 	if h.HasDestination && hops == 0 {
 		n.iam(now, p, ep, h.PhysicalDestination)

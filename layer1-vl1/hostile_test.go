@@ -175,3 +175,38 @@ func TestPacketTooLargeForSevenFragments(t *testing.T) {
 		t.Fatal("TxBatch took a packet that cannot be fragmented")
 	}
 }
+
+// TestSpoofedReplaysMakeFewPaths (issue 11, defect 6): one genuine packet
+// replayed from 100 000 forged source addresses made 100 001 paths and a
+// confirmation HELLO each. Now the path table stays a few per peer, the
+// confirmations are a few a second per peer, and what no peer uses is
+// reclaimed within two housekeeping rounds.
+func TestSpoofedReplaysMakeFewPaths(t *testing.T) {
+	h, a, b, _ := pair(t)
+	_, dgrams := capture(b, func() { b.Send(a.Address(), wire.VerbFRAME, frame(200), false) })
+	if len(dgrams) != 1 {
+		t.Fatalf("captured %d datagrams", len(dgrams))
+	}
+	before := a.Stats().HellosSent
+	for i := range 100_000 {
+		from := transport.Endpoint{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), uint16(1024+i%60000))}
+		a.Receive(from, append([]byte(nil), dgrams[0]...))
+	}
+	st := a.Status()
+	if limit := 1024 + 4*st.PeerCount; st.PathCount > limit {
+		t.Fatalf("%d paths after the replays, limit %d", st.PathCount, limit)
+	}
+	if hellos := a.Stats().HellosSent - before; hellos > 10 {
+		t.Fatalf("%d confirmation HELLOs for replays within one moment", hellos)
+	}
+	h.RunFor(2 * time.Minute)
+	if st := a.Status(); st.PathCount > 8 {
+		t.Fatalf("%d paths kept two minutes after the replays", st.PathCount)
+	}
+	echoes := a.Stats().EchoReplies
+	a.Ping(b.Address())
+	h.RunFor(time.Second)
+	if a.Stats().EchoReplies == echoes {
+		t.Fatal("node stopped working after the replays")
+	}
+}

@@ -83,6 +83,7 @@ type Peer struct {
 	lastPushRecv    int64
 	pushRecvCount   int
 	lastWhoisAnswer int64
+	lastConfirm     int64 // a confirmation HELLO to a new path of this peer
 }
 
 type peerPath struct {
@@ -118,15 +119,31 @@ func (p *Peer) publishedPath(pa *Path) *peerPath {
 	return nil
 }
 
+// pathFor returns the path object for ep, making it if needed (n.mu held).
+// It returns nil when the table is full: authenticated packets replayed
+// from forged source addresses would otherwise make a path each (issue 11).
+// The table holds a few paths per peer; housekeeping reclaims the ones no
+// peer uses within a minute.
 func (n *Node) pathFor(ep transport.Endpoint) *Path {
 	pa := n.paths[ep]
 	if pa == nil {
+		if len(n.paths) >= maxPathsBase+maxPathsPerPeer*len(n.peers) {
+			n.stats.RateGated.Add(1)
+			return nil
+		}
 		pa = &Path{ep: ep, latency: latencyUnknown}
 		n.paths[ep] = pa
 		n.pathIndex.Store(ep, pa)
 	}
 	return pa
 }
+
+const (
+	maxPathsBase    = 1024
+	maxPathsPerPeer = 4
+	unusedPathLife  = 60000 // ms an unused path object is kept
+	confirmPerPeer  = 250   // ms between a peer's confirmation HELLOs
+)
 
 // usable is shouldUsePathForZeroTierTraffic (vl1-peers.md §4.5).
 func (n *Node) usable(addr identity.Address, ap netip.AddrPort) bool {
@@ -216,8 +233,8 @@ func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
 		return
 	}
 	if verb != wire.VerbOK {
-		if now-pa.lastConfirm >= pathConfirmInterval {
-			pa.lastConfirm = now
+		if now-pa.lastConfirm >= pathConfirmInterval && now-p.lastConfirm >= confirmPerPeer {
+			pa.lastConfirm, p.lastConfirm = now, now
 			n.log.Debug("confirming new path", "peer", p.id.Address(), "path", pa.ep, "verb", verb)
 			n.sendHello(now, p, pa.ep)
 		}

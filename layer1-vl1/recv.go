@@ -209,6 +209,10 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	}
 	n.mu.Lock()
 	pa := n.pathFor(it.ep)
+	if pa == nil {
+		n.unlock()
+		return
+	}
 	stamp(&pa.lastReceive, now)
 	handedOver = n.dispatch(now, it.ep, pa, p, pkt, it.wireID, it.buf)
 	ds, upper := n.takeDeliveries(), n.getUpper()
@@ -270,6 +274,12 @@ func (n *Node) handleParked(now int64, r parkedRx) {
 		pkt = out
 	}
 	pa := n.pathFor(r.ep)
+	if pa == nil {
+		if buf != nil {
+			putBuf(buf)
+		}
+		return
+	}
 	stamp(&pa.lastReceive, now)
 	if !n.dispatch(now, r.ep, pa, p, pkt, wireID, buf) && buf != nil {
 		putBuf(buf)

@@ -135,6 +135,7 @@ type Status struct {
 	Root       bool
 	Planet     *world.World
 	PeerCount  int
+	PathCount  int              // path objects held (a peer's paths, and recent others)
 	LocalAddrs []netip.AddrPort // what others report seeing us as
 }
 
@@ -143,7 +144,7 @@ func (n *Node) Status() Status {
 	now := n.now()
 	n.mu.Lock()
 	defer n.unlock()
-	return Status{Address: n.addr, Online: n.online(now), Root: n.amRoot.Load(), Planet: n.planet, PeerCount: len(n.peers), LocalAddrs: n.whoami(now)}
+	return Status{Address: n.addr, Online: n.online(now), Root: n.amRoot.Load(), Planet: n.planet, PeerCount: len(n.peers), PathCount: len(n.paths), LocalAddrs: n.whoami(now)}
 }
 
 // Peers returns every known peer, sorted by address.

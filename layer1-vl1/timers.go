@@ -148,7 +148,7 @@ func (n *Node) housekeeping(now int64) {
 		}
 	}
 	for ep, pa := range n.paths {
-		if !used[pa] && now-pa.lastReceive.Load() >= trustExpiration && now-pa.lastSend.Load() >= trustExpiration {
+		if !used[pa] && now-pa.lastReceive.Load() >= unusedPathLife && now-pa.lastSend.Load() >= unusedPathLife {
 			delete(n.paths, ep)
 			n.pathIndex.Delete(ep)
 		}
