@@ -93,13 +93,25 @@ func (d *demo) stop() {
 	}
 }
 
+// freeLoopbackPort finds a port free on loopback for both UDP (the node)
+// and TCP (its local API, on the same number).
 func freeLoopbackPort() (uint16, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, err
+	var last error
+	for range 20 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, err
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		c.Close()
+		if err == nil {
+			l.Close()
+			return uint16(port), nil
+		}
+		last = err
 	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	return 0, last
 }
 
 func (d *demo) run(ctx context.Context) error {
