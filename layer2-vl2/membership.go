@@ -2,6 +2,7 @@ package vl2
 
 import (
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer2-vl2/rules"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
@@ -181,6 +182,12 @@ func (n *Network) addRevocation(now int64, from identity.Address, r *vl2wire.Rev
 			m.comRevoked = r.Threshold
 		}
 	}
+	// Our own COM revoked: the controller deauthorized us. The revocation
+	// is signed and its threshold is later than the COM we hold, so unlike
+	// a bare ERROR it cannot be replayed once a newer COM came with a new
+	// authorization.
+	selfRevoked := r.Type == vl2wire.CredentialCOM && r.Target == n.s.addr && n.config != nil && n.config.COM != nil &&
+		r.Threshold > n.config.COM.Timestamp()
 	var forward []identity.Address
 	if fresh && r.Flags&vl2wire.RevocationFastPropagate != 0 {
 		for a := range n.members {
@@ -190,6 +197,10 @@ func (n *Network) addRevocation(now int64, from identity.Address, r *vl2wire.Rev
 		}
 	}
 	n.mu.Unlock()
+	if selfRevoked {
+		n.setFailure(now, wire.ErrorNetworkAccessDenied)
+		return fresh
+	}
 	if fresh {
 		n.s.log.Info("member revoked", "network", vl2wire.NetworkIDString(n.id), "member", r.Target)
 	}

@@ -114,3 +114,42 @@ func TestReplayedOldConfigIsIgnored(t *testing.T) {
 		t.Fatalf("a replayed old config moved the member back to %v", got)
 	}
 }
+
+// TestDeauthorizationAfterControllerRestart: a restarted controller knows
+// no request of the member's to name in an ERROR; the member learns of its
+// deauthorization from the signed revocation of its own COM, at once, and
+// a copy of that revocation replayed after it was authorized again (with
+// a newer COM) changes nothing.
+func TestDeauthorizationAfterControllerRestart(t *testing.T) {
+	dir := t.TempDir()
+	l := newLab(t, 1, dir, nil)
+	m := l.members[0]
+	l.h.StartController(l.ctl, dir)
+	var mu sync.Mutex
+	var kept [][]byte
+	l.ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
+		if len(d) >= wire.MinFragmentLength && (wire.IsFragment(d) || wire.Packet(d).Destination() == m.Address()) {
+			mu.Lock()
+			kept = append(kept, append([]byte(nil), d...))
+			mu.Unlock()
+		}
+	})
+	path := fmt.Sprintf("/controller/network/%016x/member/%s", l.nwid, m.Address())
+	api(t, l.ctl, "POST", path, map[string]any{"authorized": false})
+	if !l.h.RunUntil(func() bool { return m.Switch.Network(l.nwid).Status() == vl2.StatusAccessDenied }, time.Second) {
+		t.Fatalf("member still %v a second after its deauthorization by a restarted controller", m.Switch.Network(l.nwid).Status())
+	}
+	l.ctl.Bind.Tap(nil)
+	api(t, l.ctl, "POST", path, map[string]any{"authorized": true})
+	if !l.h.RunUntil(func() bool { return m.Switch.Network(l.nwid).Status() == vl2.StatusOK }, 30*time.Second) {
+		t.Fatal("member not back after re-authorization")
+	}
+	from := transport.Endpoint{Addr: l.ctl.Endpoint()}
+	for _, d := range kept {
+		m.Receive(from, append([]byte(nil), d...))
+	}
+	l.h.RunFor(time.Second)
+	if st := m.Switch.Network(l.nwid).Status(); st != vl2.StatusOK {
+		t.Fatalf("a replayed deauthorization took the member off again: %v", st)
+	}
+}

@@ -265,6 +265,10 @@ func (c *Controller) revoke(nwid, addr string) {
 			targets[a] = true
 		}
 	}
+	// The member itself too: a ztgo member takes the revocation of its own
+	// COM as its deauthorization, which, signed and with a threshold, cannot
+	// be replayed after a later authorization as a bare ERROR could.
+	targets[target] = true
 	delete(targets, c.addr)
 	sender := c.sender
 	c.mu.Unlock()
