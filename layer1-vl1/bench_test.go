@@ -80,14 +80,14 @@ func BenchmarkReceive(b *testing.B) {
 	for _, size := range []int{64, 1400, 2800} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			_, a, peer, up := pair(b)
-			_, dgrams := capture(a, func() { a.Send(peer.Address(), wire.VerbFRAME, frame(size), false) })
+			packets := distinctPackets(a, peer, size)
 			from := transport.Endpoint{Addr: a.Endpoint()}
 			buf := make([]byte, transport.MaxDatagram)
 			before := up.n.Load()
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
-			for b.Loop() {
-				for _, d := range dgrams {
+			for i := 0; b.Loop(); i++ {
+				for _, d := range packets[i%len(packets)] {
 					peer.Receive(from, buf[:copy(buf, d)])
 				}
 			}
@@ -97,6 +97,18 @@ func BenchmarkReceive(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
 		})
 	}
+}
+
+// distinctPackets captures 1024 FRAMEs of size bytes from a to peer, each
+// as its datagrams: receivers drop a packet they saw among the last few
+// hundred (the replay window), so benchmarks cycle through these.
+func distinctPackets(a, peer *vl1test.Node, size int) [][][]byte {
+	var out [][][]byte
+	for range 1024 {
+		_, dgrams := capture(a, func() { a.Send(peer.Address(), wire.VerbFRAME, frame(size), false) })
+		out = append(out, dgrams)
+	}
+	return out
 }
 
 // BenchmarkRelay measures a root forwarding a packet between two leaves.
@@ -254,16 +266,18 @@ func BenchmarkTxBatchParallel(b *testing.B) {
 // goroutine with its own datagram buffer.
 func BenchmarkReceiveParallel(b *testing.B) {
 	_, a, peer, up := pair(b)
-	_, dgrams := capture(a, func() { a.Send(peer.Address(), wire.VerbFRAME, frame(1400), false) })
+	packets := distinctPackets(a, peer, 1400)
 	from := transport.Endpoint{Addr: a.Endpoint()}
 	before := up.n.Load()
+	var next atomic.Uint64
 	b.SetBytes(1400)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		buf := make([]byte, transport.MaxDatagram)
 		for pb.Next() {
-			peer.Receive(from, buf[:copy(buf, dgrams[0])])
+			d := packets[next.Add(1)%uint64(len(packets))][0]
+			peer.Receive(from, buf[:copy(buf, d)])
 		}
 	})
 	if up.n.Load()-before < uint64(b.N) {

@@ -84,6 +84,8 @@ type Peer struct {
 	pushRecvCount   int
 	lastWhoisAnswer int64
 	lastConfirm     int64 // a confirmation HELLO to a new path of this peer
+
+	replays replayWindow
 }
 
 type peerPath struct {

@@ -192,6 +192,10 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	if !it.opened {
 		return
 	}
+	if it.peer.replays.seen(it.wireID) {
+		n.stats.Replayed.Add(1)
+		return
+	}
 	p, pkt := it.peer, it.pkt
 	verb := pkt.Verb()
 	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {

@@ -3,7 +3,6 @@ package vl1
 import (
 	"net/netip"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
@@ -25,38 +24,40 @@ type Stats struct {
 	ErrorsReceived, SendErrors                      uint64
 	TxQueueDropped, RxQueueDropped                  uint64
 	PathsLearned, PeersEvicted                      uint64
+	Replayed                                        uint64 // authentic packets seen before (replay window)
 }
 
 // counters are the live Stats, counted without a lock.
 type counters struct {
 	DatagramsReceived counter
-	PacketsReceived   atomic.Uint64
-	PacketsSent       atomic.Uint64
-	HellosSent        atomic.Uint64
-	HellosReceived    atomic.Uint64
-	Junk              atomic.Uint64
-	Malformed         atomic.Uint64
-	BadMAC            atomic.Uint64
-	BadIdentity       atomic.Uint64
-	Collisions        atomic.Uint64
-	RateGated         atomic.Uint64
-	UnexpectedOK      atomic.Uint64
-	Refused           atomic.Uint64
-	RelayRefused      atomic.Uint64
-	HopLimit          atomic.Uint64
-	Relayed           atomic.Uint64
-	Rendezvous        atomic.Uint64
-	Punches           atomic.Uint64
-	PushesSent        atomic.Uint64
-	WhoisSent         atomic.Uint64
-	WhoisAnswered     atomic.Uint64
-	EchoReplies       atomic.Uint64
-	ErrorsReceived    atomic.Uint64
-	SendErrors        atomic.Uint64
-	TxQueueDropped    atomic.Uint64
-	RxQueueDropped    atomic.Uint64
-	PathsLearned      atomic.Uint64
-	PeersEvicted      atomic.Uint64
+	PacketsReceived   counter
+	PacketsSent       counter
+	HellosSent        counter
+	HellosReceived    counter
+	Junk              counter
+	Malformed         counter
+	BadMAC            counter
+	BadIdentity       counter
+	Collisions        counter
+	RateGated         counter
+	UnexpectedOK      counter
+	Refused           counter
+	RelayRefused      counter
+	HopLimit          counter
+	Relayed           counter
+	Rendezvous        counter
+	Punches           counter
+	PushesSent        counter
+	WhoisSent         counter
+	WhoisAnswered     counter
+	EchoReplies       counter
+	ErrorsReceived    counter
+	SendErrors        counter
+	TxQueueDropped    counter
+	RxQueueDropped    counter
+	PathsLearned      counter
+	PeersEvicted      counter
+	Replayed          counter
 }
 
 // Stats returns a copy of the counters.
@@ -91,6 +92,7 @@ func (n *Node) Stats() Stats {
 		RxQueueDropped:    c.RxQueueDropped.Load(),
 		PathsLearned:      c.PathsLearned.Load(),
 		PeersEvicted:      c.PeersEvicted.Load(),
+		Replayed:          c.Replayed.Load(),
 	}
 }
 

@@ -146,6 +146,7 @@ func (n *Node) metrics(w http.ResponseWriter, r *http.Request) {
 		`ztgo_dropped_total{reason="tx_queue"}`:         st.TxQueueDropped,
 		`ztgo_dropped_total{reason="rx_queue"}`:         st.RxQueueDropped,
 		`ztgo_send_errors_total`:                        st.SendErrors,
+		`ztgo_dropped_total{reason="replay"}`:           st.Replayed,
 	}
 	for k, v := range n.transportCounters() {
 		counters[k] = v
