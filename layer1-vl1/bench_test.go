@@ -280,7 +280,9 @@ func BenchmarkReceiveParallel(b *testing.B) {
 			peer.Receive(from, buf[:copy(buf, d)])
 		}
 	})
-	if up.n.Load()-before < uint64(b.N) {
+	// A goroutine preempted for a whole cycle of the 1024 packets can
+	// meet a copy the other just delivered: the replay window drops it.
+	if up.n.Load()-before < uint64(b.N-b.N/1000) {
 		b.Fatalf("delivered %d of %d", up.n.Load()-before, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
