@@ -28,15 +28,7 @@ func TestReplayedRefusalIsIgnored(t *testing.T) {
 	nwid, _ := vl2wire.ParseNetworkID(out["id"].(string))
 	m := h.Add("m", 0)
 
-	var mu sync.Mutex
-	var kept [][]byte
-	ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
-		if len(d) >= wire.MinPacketLength && !wire.IsFragment(d) && wire.Packet(d).Destination() == m.Address() {
-			mu.Lock()
-			kept = append(kept, append([]byte(nil), d...))
-			mu.Unlock()
-		}
-	})
+	kept := keepPackets(ctl, m)
 	m.Join(nwid)
 	if !h.RunUntil(func() bool { return m.Switch.Network(nwid).Status() == vl2.StatusAccessDenied }, 30*time.Second) {
 		t.Fatalf("member never refused:\n%s", h.Describe())
@@ -49,14 +41,11 @@ func TestReplayedRefusalIsIgnored(t *testing.T) {
 	}, 30*time.Second) {
 		t.Fatalf("member not authorized:\n%s", h.Describe())
 	}
-	if len(kept) == 0 {
+	if len(kept()) == 0 {
 		t.Fatal("nothing captured to replay")
 	}
-	from := transport.Endpoint{Addr: ctl.Endpoint()}
 	for range 3 {
-		for _, d := range kept {
-			m.Receive(from, append([]byte(nil), d...))
-		}
+		replay(ctl, m, kept())
 		h.RunFor(500 * time.Millisecond)
 		if st := m.Switch.Network(nwid).Status(); st != vl2.StatusOK {
 			t.Fatalf("a replayed refusal took the member off its network: %v", st)
@@ -75,15 +64,7 @@ func TestReplayedRefusalIsIgnored(t *testing.T) {
 func TestReplayedOldConfigIsIgnored(t *testing.T) {
 	l := newLab(t, 1, "", nil)
 	m := l.members[0]
-	var mu sync.Mutex
-	var kept [][]byte
-	l.ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
-		if len(d) >= wire.MinFragmentLength && (wire.IsFragment(d) || wire.Packet(d).Destination() == m.Address()) {
-			mu.Lock()
-			kept = append(kept, append([]byte(nil), d...))
-			mu.Unlock()
-		}
-	})
+	kept := keepPackets(l.ctl, m)
 	path := fmt.Sprintf("/controller/network/%016x/member/%s", l.nwid, m.Address())
 	api(t, l.ctl, "POST", path, map[string]any{"ipAssignments": []any{"10.147.17.42"}})
 	want := netip.MustParseAddr("10.147.17.42")
@@ -105,10 +86,7 @@ func TestReplayedOldConfigIsIgnored(t *testing.T) {
 			t.Fatalf("update %d not applied", i)
 		}
 	}
-	from := transport.Endpoint{Addr: l.ctl.Endpoint()}
-	for _, d := range kept {
-		m.Receive(from, append([]byte(nil), d...))
-	}
+	replay(l.ctl, m, kept())
 	l.h.RunFor(time.Second)
 	if got := l.ip(m); got != want {
 		t.Fatalf("a replayed old config moved the member back to %v", got)
@@ -125,15 +103,7 @@ func TestDeauthorizationAfterControllerRestart(t *testing.T) {
 	l := newLab(t, 1, dir, nil)
 	m := l.members[0]
 	l.h.StartController(l.ctl, dir)
-	var mu sync.Mutex
-	var kept [][]byte
-	l.ctl.Bind.Tap(func(_ transport.Endpoint, d []byte) {
-		if len(d) >= wire.MinFragmentLength && (wire.IsFragment(d) || wire.Packet(d).Destination() == m.Address()) {
-			mu.Lock()
-			kept = append(kept, append([]byte(nil), d...))
-			mu.Unlock()
-		}
-	})
+	kept := keepPackets(l.ctl, m)
 	path := fmt.Sprintf("/controller/network/%016x/member/%s", l.nwid, m.Address())
 	api(t, l.ctl, "POST", path, map[string]any{"authorized": false})
 	if !l.h.RunUntil(func() bool { return m.Switch.Network(l.nwid).Status() == vl2.StatusAccessDenied }, time.Second) {
@@ -144,12 +114,36 @@ func TestDeauthorizationAfterControllerRestart(t *testing.T) {
 	if !l.h.RunUntil(func() bool { return m.Switch.Network(l.nwid).Status() == vl2.StatusOK }, 30*time.Second) {
 		t.Fatal("member not back after re-authorization")
 	}
-	from := transport.Endpoint{Addr: l.ctl.Endpoint()}
-	for _, d := range kept {
-		m.Receive(from, append([]byte(nil), d...))
-	}
+	replay(l.ctl, m, kept())
 	l.h.RunFor(time.Second)
 	if st := m.Switch.Network(l.nwid).Status(); st != vl2.StatusOK {
 		t.Fatalf("a replayed deauthorization took the member off again: %v", st)
+	}
+}
+
+// keepPackets keeps copies of what from sends to m (and every fragment),
+// until from's tap is replaced; the result lists them.
+func keepPackets(from, m *vl2test.Member) func() [][]byte {
+	var mu sync.Mutex
+	var kept [][]byte
+	from.Bind.Tap(func(_ transport.Endpoint, d []byte) {
+		if len(d) >= wire.MinFragmentLength && (wire.IsFragment(d) || wire.Packet(d).Destination() == m.Address()) {
+			mu.Lock()
+			kept = append(kept, append([]byte(nil), d...))
+			mu.Unlock()
+		}
+	})
+	return func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return kept
+	}
+}
+
+// replay delivers kept packets to m again, as if from arrived with them.
+func replay(from, m *vl2test.Member, kept [][]byte) {
+	ep := transport.Endpoint{Addr: from.Endpoint()}
+	for _, d := range kept {
+		m.Receive(ep, append([]byte(nil), d...))
 	}
 }
