@@ -33,13 +33,24 @@ func rateGateBucket(ip netip.Addr) int {
 // impostor repeating its HELLO cannot starve genuine new nodes that share
 // its /24.
 func (n *Node) gateIdentity(now int64, ip netip.Addr, gate []int64) bool {
+	return gateBucket(now, ip, gate, identityRateLimit)
+}
+
+// gateBucket allows one event per source bucket per limit ms.
+func gateBucket(now int64, ip netip.Addr, gate []int64, limit int64) bool {
 	b := rateGateBucket(ip)
-	if gate[b] != 0 && now-gate[b] < identityRateLimit {
+	if gate[b] != 0 && now-gate[b] < limit {
 		return false
 	}
 	gate[b] = now
 	return true
 }
+
+// agreementRateLimit paces key agreements with unknown identities per
+// source bucket (a forged HELLO costs one, ~100 µs); the stricter identity
+// gate is spent only once the HELLO's MAC proved the agreement right, so
+// forgeries from a /24 cannot lock genuine new nodes there out.
+const agreementRateLimit = 50
 
 const maxImpostors = 1024
 
@@ -96,7 +107,7 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 		n.transmit(now, &Peer{id: h.Identity, keys: k}, out, wire.SuitePoly1305Salsa20, ep, nil, false)
 		return
 	default:
-		if !n.gateIdentity(now, ep.Addr.Addr(), n.gate) {
+		if !gateBucket(now, ep.Addr.Addr(), n.agreementGate, agreementRateLimit) {
 			n.stats.RateGated.Add(1)
 			return
 		}
@@ -107,6 +118,10 @@ func (n *Node) handleHello(now int64, ep transport.Endpoint, pkt wire.Packet) {
 		}
 		if _, err := wire.Dearmor(pkt, np.keys); err != nil {
 			n.stats.BadMAC.Add(1)
+			return
+		}
+		if !n.gateIdentity(now, ep.Addr.Addr(), n.gate) {
+			n.stats.RateGated.Add(1)
 			return
 		}
 		if err := validateIdentity(h.Identity); err != nil {

@@ -243,3 +243,34 @@ func TestReplayWindow(t *testing.T) {
 		t.Fatal("the window is larger than documented (or the packet was lost)")
 	}
 }
+
+// TestForgedHellosDoNotLockOutANetwork: a HELLO whose MAC fails cannot
+// spend the 2 s rate gate for new identities of its /24 (issue 11, low):
+// a genuine new node there is accepted 100 ms later, not 2 s later.
+func TestForgedHellosDoNotLockOutANetwork(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{})
+	root := h.Roots[0]
+	ids := vl1test.Identities(t)
+	genuine := ids[len(ids)-1]
+	hello := func(id *identity.Identity, keys *wire.Keys, from netip.Addr) {
+		m := wire.Hello{ProtocolVersion: wire.ProtocolVersion, Major: 1, Minor: 14, Revision: 1, Timestamp: 1, Identity: id.Public()}
+		pkt := wire.NewPacket(nil, uint64(h.Elapsed())+1, root.Address(), id.Address(), wire.VerbHELLO)
+		pkt = m.AppendPayload(pkt)
+		if err := wire.Armor(pkt, keys, wire.SuitePoly1305None); err != nil {
+			t.Fatal(err)
+		}
+		root.Receive(transport.Endpoint{Addr: netip.AddrPortFrom(from, 9993)}, pkt)
+	}
+	var junk [48]byte
+	badKeys, _ := wire.NewKeys(&junk)
+	hello(fakeIdentity(t, 0x3000000001), badKeys, netip.MustParseAddr("198.19.77.10"))
+	h.RunFor(100 * time.Millisecond)
+	goodKeys, err := wire.KeysBetween(genuine, root.Identity().Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello(genuine, goodKeys, netip.MustParseAddr("198.19.77.20"))
+	if _, ok := root.Peer(genuine.Address()); !ok {
+		t.Fatalf("a genuine HELLO 100 ms after a forged one from its /24 was refused: %+v", root.Stats())
+	}
+}

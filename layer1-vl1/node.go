@@ -121,6 +121,7 @@ type Node struct {
 	rxq               []parkedRx
 	gate              []int64 // new-identity rate gate per source bucket
 	collisionGate     []int64
+	agreementGate     []int64 // key agreements with unknown identities
 	impostors         map[[identity.PublicKeyLength]byte]int64
 	punches           map[identity.Address]punch
 	aware             map[awareKey]awareEntry
@@ -169,6 +170,7 @@ func New(cfg Config) (*Node, error) {
 		pings:         map[uint64]pingWaiter{},
 		gate:          make([]int64, 1<<14),
 		collisionGate: make([]int64, 1<<14),
+		agreementGate: make([]int64, 1<<14),
 		impostors:     map[[identity.PublicKeyLength]byte]int64{},
 		punches:       map[identity.Address]punch{},
 		aware:         map[awareKey]awareEntry{},
