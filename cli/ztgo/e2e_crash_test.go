@@ -61,7 +61,9 @@ func TestE2EKilledMidWrite(t *testing.T) {
 		t.Fatal("member never reached the controller")
 	}
 	cli(ctl, "controller", "member", "authorize", nwid, addr)
-	joined := func() bool { return strings.Contains(cli(m, "listnetworks"), nwid+" crash") && strings.Contains(cli(m, "listnetworks"), " OK ") }
+	joined := func() bool {
+		return strings.Contains(cli(m, "listnetworks"), nwid+" crash") && strings.Contains(cli(m, "listnetworks"), " OK ")
+	}
 	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, joined) {
 		t.Fatalf("member not on the network: %s", cli(m, "listnetworks"))
 	}
