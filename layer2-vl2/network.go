@@ -52,7 +52,8 @@ type Network struct {
 	destroyed        bool
 	portError        bool
 	env              ruleEnv
-	newestConfig     int64     // timestamp of the newest config applied, kept across refusals
+	newestConfig     int64 // timestamp of the newest config applied, kept across refusals
+	lastPrune        int64
 	requests         [8]uint64 // wire IDs of our recent config requests
 	nextRequest      int
 	rulePkt          rules.Packet
@@ -353,7 +354,27 @@ func (n *Network) tick(now int64) {
 	n.mu.Lock()
 	n.db.expire(now)
 	n.deferred = slices.DeleteFunc(n.deferred, func(d deferredFrame) bool { return now-d.at >= deferredFrameTimeout })
+	if now-n.lastPrune >= memberPruneInterval {
+		n.lastPrune = now
+		for a, m := range n.members {
+			if m.holdsNothing() && now-max(m.lastPushed, m.lastLikes, m.lastAsked) >= memberIdle {
+				delete(n.members, a)
+			}
+		}
+	}
 	n.mu.Unlock()
+}
+
+// A peer's record on a network that holds no credential or revocation is
+// forgotten after memberIdle without traffic: anyone can make one (asking
+// for our credentials does), so they must not pile up.
+const (
+	memberPruneInterval = 60000
+	memberIdle          = 600000
+)
+
+func (m *membership) holdsNothing() bool {
+	return m.com == nil && m.comRevoked == 0 && len(m.revThreshold) == 0 && len(m.tags) == 0 && len(m.caps) == 0 && len(m.coos) == 0
 }
 
 // Subscribe adds a multicast group the OS side listens to (beyond the

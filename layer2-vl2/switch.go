@@ -236,6 +236,11 @@ func (s *Switch) Tick(now time.Time) time.Time {
 		return time.UnixMilli(s.lastTimer + 500)
 	}
 	s.lastTimer = ms
+	for a, last := range s.credRate {
+		if ms-last >= 1000 { // past its one-per-second window: nothing to remember
+			delete(s.credRate, a)
+		}
+	}
 	s.mu.Unlock()
 	for _, n := range s.Networks() {
 		n.tick(ms)
