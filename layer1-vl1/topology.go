@@ -113,7 +113,9 @@ func (n *Node) addWorld(w *world.World, from identity.Address) bool {
 			}
 		} else {
 			seed, wanted := n.moonSeeds[w.ID]
-			if !wanted || seed != from || !slices.ContainsFunc(w.Roots, func(r world.Root) bool { return r.Identity.Address() == seed }) {
+			// A first moon comes from its seed, and must at least carry its
+			// own signature: later updates are checked against that key.
+			if !wanted || seed != from || !slices.ContainsFunc(w.Roots, func(r world.Root) bool { return r.Identity.Address() == seed }) || !w.VerifySelf() {
 				return false
 			}
 			delete(n.moonSeeds, w.ID)

@@ -36,3 +36,18 @@ func TestOrbitMoonThroughSeed(t *testing.T) {
 		t.Fatal("still orbiting")
 	}
 }
+
+// TestMoonFromSeedMustBeSigned (issue 11, low): the first copy of a moon
+// comes from its seed and fixes the key later updates need; one whose own
+// signature does not verify is refused.
+func TestMoonFromSeedMustBeSigned(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{RootMoon: true})
+	h.Moon.Timestamp++ // the root now hands out a moon its signature no longer covers
+	a := h.Add("a", 0)
+	h.RunUntil(func() bool { return a.Status().Online }, 15*time.Second)
+	a.Orbit(h.Moon.ID, h.Roots[0].Address(), nil)
+	h.RunFor(2 * time.Minute)
+	if _, ms := a.Worlds(); len(ms) != 0 {
+		t.Fatal("a moon with a broken signature was taken from its seed")
+	}
+}
