@@ -93,3 +93,33 @@ func TestRootLossKeepsDirectPath(t *testing.T) {
 		t.Fatalf("direct %v online %v", a.DirectPath(b.Address()), a.Status().Online)
 	}
 }
+
+// TestRootReturns: with the only root down, two nodes keep their direct
+// path (TestRootLossKeepsDirectPath); when the root comes back (a new
+// process, same identity and address), the nodes find it again and a node
+// that starts afterwards reaches them through it, as the FAQ promises.
+func TestRootReturns(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{})
+	a := h.Add("a", memnet.PortRestricted)
+	b := h.Add("b", 0)
+	h.RunUntil(func() bool { return a.Status().Online && b.Status().Online }, 15*time.Second)
+	pingUntil(h, a, b, func() bool { return a.DirectPath(b.Address()) }, 30*time.Second)
+	root := h.Roots[0]
+	h.Stop(root)
+	for range 60 { // still communicating
+		a.Ping(b.Address())
+		h.RunFor(10 * time.Second)
+	}
+	if a.Status().Online || !a.DirectPath(b.Address()) {
+		t.Fatalf("root down 10 min: online %v, direct %v", a.Status().Online, a.DirectPath(b.Address()))
+	}
+	h.Restart(root)
+	if !h.RunUntil(func() bool { return a.Status().Online && b.Status().Online }, 5*time.Minute) {
+		t.Fatalf("nodes did not find the returned root:\n%s", h.Describe())
+	}
+	c := h.Add("c", memnet.FullCone)
+	h.RunUntil(func() bool { return c.Status().Online }, 30*time.Second)
+	if !pingUntil(h, c, a, func() bool { return c.Stats().EchoReplies > 0 }, 30*time.Second) {
+		t.Fatalf("a node that started after the root returned cannot reach a:\n%s", h.Describe())
+	}
+}

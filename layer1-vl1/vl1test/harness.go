@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,6 +214,22 @@ func (h *Harness) Stop(n *Node) {
 			return
 		}
 	}
+}
+
+// Restart brings a stopped node back on the same host with the same
+// identity, as a restarted process: a new engine that remembers nothing.
+func (h *Harness) Restart(n *Node) *Node {
+	h.TB.Helper()
+	root := slices.Contains(h.Roots, n)
+	m := h.start(n.Name, n.Identity(), n.Host, n.NAT, root)
+	if root {
+		for i, r := range h.Roots {
+			if r == n {
+				h.Roots[i] = m
+			}
+		}
+	}
+	return m
 }
 
 // RunFor advances virtual time by d, delivering every datagram and firing
