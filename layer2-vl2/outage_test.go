@@ -1,6 +1,8 @@
 package vl2_test
 
 import (
+	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -40,3 +42,27 @@ func TestRootsOfflineMembersKeepTalking(t *testing.T) {
 }
 
 // The controller half of the FAQ is TestControllerOfflineMembersKeepTalkingNewCannotJoin.
+
+// TestControllerReturns: the controller's process dies and comes back
+// with its database; its members, which kept talking meanwhile, are
+// served again with nothing lost: the same addresses, still authorized,
+// and a change made on the returned controller reaches them.
+func TestControllerReturns(t *testing.T) {
+	dir := t.TempDir()
+	l := newLab(t, 2, dir, nil)
+	a, b := l.members[0], l.members[1]
+	ips := []netip.Addr{l.ip(a), l.ip(b)}
+	l.h.Stop(l.ctl.Node)
+	exchangeEvery(t, l, a, b, 5*time.Minute, time.Minute)
+	l.ctl = l.h.RestartController(l.ctl, dir)
+	api(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", l.nwid), map[string]any{"name": "after"})
+	if !l.h.RunUntil(func() bool {
+		return a.Switch.Network(l.nwid).Info().Name == "after" && b.Switch.Network(l.nwid).Info().Name == "after"
+	}, 3*time.Minute) {
+		t.Fatalf("members not served by the returned controller:\n%s", l.h.Describe())
+	}
+	if l.ip(a) != ips[0] || l.ip(b) != ips[1] {
+		t.Fatalf("addresses changed: %v %v, were %v", l.ip(a), l.ip(b), ips)
+	}
+	exchangeEvery(t, l, a, b, 3*time.Second, time.Second)
+}

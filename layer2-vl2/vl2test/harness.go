@@ -75,6 +75,16 @@ func (h *Harness) AddController(name, dir string) *Member {
 	return m
 }
 
+// RestartController brings a stopped controller node back as a new
+// process would: same identity and address, a fresh engine and switch,
+// the controller database read again from dir.
+func (h *Harness) RestartController(m *Member, dir string) *Member {
+	n := h.attach(h.Harness.Restart(m.Node))
+	n.Name = m.Name
+	h.StartController(n, dir)
+	return n
+}
+
 // StartController (re)starts m's controller from dir.
 func (h *Harness) StartController(m *Member, dir string) {
 	c, err := controller.New(controller.Config{Identity: m.Identity(), Dir: dir, Sender: m.Switch, Now: h.Net.Now})
