@@ -79,6 +79,16 @@ func (n *NAT) Mappings() int {
 	return len(n.byPort)
 }
 
+// Reset forgets every mapping, as a NAT that rebooted does: hosts behind
+// it get new public ports for their next datagrams, and what was open is
+// closed.
+func (n *NAT) Reset() {
+	n.in.mu.Lock()
+	defer n.in.mu.Unlock()
+	clear(n.byInside)
+	clear(n.byPort)
+}
+
 // outbound translates an inside source sending to dst. Called with in.mu.
 func (n *NAT) outbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 	key := mapKey{inside: src}

@@ -75,6 +75,17 @@ func (h *Harness) AddController(name, dir string) *Member {
 	return m
 }
 
+// Restart brings a stopped member back as a restarted process: same
+// identity and address, a fresh engine and switch, rejoining nwids.
+func (h *Harness) Restart(m *Member, nwids ...uint64) *Member {
+	n := h.attach(h.Harness.Restart(m.Node))
+	n.Name = m.Name
+	for _, id := range nwids {
+		n.Join(id)
+	}
+	return n
+}
+
 // RestartController brings a stopped controller node back as a new
 // process would: same identity and address, a fresh engine and switch,
 // the controller database read again from dir.
