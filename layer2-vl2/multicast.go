@@ -231,6 +231,22 @@ func (n *Network) announce(now int64, force bool) {
 
 func sortAddrs(a []identity.Address) []identity.Address { slices.Sort(a); return a }
 
+// MulticastRefused counts subscriptions refused or evicted by the bounds
+// of the multicast tables (the root's and every network's).
+func (s *Switch) MulticastRefused() uint64 {
+	total := s.rootDB.refusedCount()
+	for _, n := range s.Networks() {
+		total += n.db.refusedCount()
+	}
+	return total
+}
+
+func (db *multicastDB) refusedCount() uint64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.refused
+}
+
 // handleLike stores authorized subscriptions (vl2.md §2.3).
 func (s *Switch) handleLike(now int64, in vl1.Inbound) {
 	m, err := vl2wire.ParseMulticastLike(in.Payload)

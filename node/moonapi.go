@@ -147,6 +147,9 @@ func (n *Node) metrics(w http.ResponseWriter, r *http.Request) {
 		`ztgo_dropped_total{reason="rx_queue"}`:         st.RxQueueDropped,
 		`ztgo_send_errors_total`:                        st.SendErrors,
 		`ztgo_dropped_total{reason="replay"}`:           st.Replayed,
+		`ztgo_dropped_total{reason="collision"}`:        st.Collisions,
+		`ztgo_dropped_total{reason="refused"}`:          st.Refused,
+		`ztgo_dropped_total{reason="multicast_table"}`:  n.VL2.MulticastRefused(),
 	}
 	for k, v := range n.transportCounters() {
 		counters[k] = v

@@ -370,7 +370,7 @@ func TestMetrics(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("metrics token: %d %s", code, body)
 	}
-	for _, want := range []string{"ztgo_datagrams_received_total ", `ztgo_dropped_total{reason="tx_queue"} `, `ztgo_dropped_total{reason="replay"} `, "ztgo_udp_gso_messages_total ",
+	for _, want := range []string{"ztgo_datagrams_received_total ", `ztgo_dropped_total{reason="tx_queue"} `, `ztgo_dropped_total{reason="replay"} `, `ztgo_dropped_total{reason="multicast_table"} `, "ztgo_udp_gso_messages_total ",
 		"ztgo_udp_gro_datagrams_total ", `ztgo_dropped_total{reason="tcp_relay_full"} `, "ztgo_tcp_relay_write_timeouts_total "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
