@@ -22,7 +22,7 @@ import (
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
-func testIdentity(t *testing.T, name string) *identity.Identity {
+func testIdentity(t testing.TB, name string) *identity.Identity {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "captures", "basic", name+".identity.secret"))
 	if err != nil {
