@@ -245,6 +245,20 @@ func (n *Node) AddPeer(id *identity.Identity, addrs []netip.AddrPort) error {
 	return nil
 }
 
+// ForgetPeer drops a peer that is not a root (e.g. a cached one whose
+// identity failed validation).
+func (n *Node) ForgetPeer(a identity.Address) {
+	n.mu.Lock()
+	defer n.unlock()
+	if !n.isUpstream(a) {
+		n.dropPeer(a)
+	}
+}
+
+// ValidateIdentity checks an identity's proof of work (memory-hard, about
+// 12 ms), remembering identities that passed for the whole process.
+func ValidateIdentity(id *identity.Identity) error { return validateIdentity(id) }
+
 // Ping sends an ECHO to a and reports the packet's wire ID, or queues it
 // behind a WHOIS (ID 0). Replies are counted in Stats.EchoReplies.
 func (n *Node) Ping(a identity.Address) (uint64, error) {

@@ -18,6 +18,7 @@ import (
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
 	"github.com/ztgo/ztgo/layer2-vl2/controller"
@@ -55,6 +56,7 @@ type Node struct {
 	apiLn        net.Listener
 	devices      DeviceFactory
 	metricsToken string
+	cached       []*identity.Identity // from peers.d, checked by Run
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
@@ -178,7 +180,13 @@ func Open(opts Options) (*Node, error) {
 		}
 	}
 	for _, p := range home.PeerCache() {
-		_ = n.VL1.AddPeer(p.Identity, p.Addrs)
+		switch err := n.VL1.AddPeer(p.Identity, p.Addrs); {
+		case err == nil:
+			n.cached = append(n.cached, p.Identity)
+		case !errors.Is(err, vl1.ErrReserved):
+			log.Warn("cached peer unusable; forgotten", "peer", p.Identity.Address(), "err", err)
+			_ = os.Remove(home.path("peers.d", p.Identity.Address().String()+".peer"))
+		}
 	}
 	if err := home.WriteText("zerotier-one.port", strconv.Itoa(int(bound)), 0o644); err != nil {
 		log.Warn("cannot write zerotier-one.port", "err", err)
@@ -204,6 +212,11 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Error("local API stopped", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.checkCachedPeers(ctx)
+	}()
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
 	n.wg.Wait()
@@ -214,6 +227,24 @@ func (n *Node) Run(ctx context.Context) error {
 	n.savePeers()
 	n.log.Info("node stopped")
 	return err
+}
+
+// checkCachedPeers checks the proof of work of the identities peers.d gave
+// us, in the background (12 ms each: a root may cache thousands), and
+// forgets the ones that fail, with their files: peers.d is not trusted
+// more than the network.
+func (n *Node) checkCachedPeers(ctx context.Context) {
+	for _, id := range n.cached {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := vl1.ValidateIdentity(id); err != nil {
+			n.log.Warn("cached peer identity fails validation; forgotten", "peer", id.Address(), "err", err)
+			n.VL1.ForgetPeer(id.Address())
+			_ = os.Remove(n.Home.path("peers.d", id.Address().String()+".peer"))
+		}
+	}
+	n.cached = nil
 }
 
 // savePeers writes peers.d so a restart can say HELLO to known peers.

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -393,5 +395,49 @@ func TestJSONPCallbackIsAName(t *testing.T) {
 		if code != 400 || strings.Contains(body, cb) {
 			t.Fatalf("callback %q: %d %.60q", cb, code, body)
 		}
+	}
+}
+
+// TestForgedPeerCacheEntryIsForgotten (issue 11, low): an identity in
+// peers.d that fails its proof of work is checked in the background after
+// start, forgotten and its file removed; a genuine entry stays.
+func TestForgedPeerCacheEntryIsForgotten(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	home := privateHome(t, rootSecret(t))
+	zaSecret, err := os.ReadFile("../testdata/captures/basic/za.identity.secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := identity.Parse(strings.TrimSpace(string(zaSecret)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub [64]byte
+	rand.Read(pub[:]) // real keys, but no proof of work for this address
+	forged, err := identity.Parse(fmt.Sprintf("%010x:0:%x", 0x0123456789, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Home(home)
+	for _, id := range []*identity.Identity{genuine.Public(), forged} {
+		if err := h.SavePeer(CachedPeer{Identity: id, Addrs: []netip.AddrPort{netip.MustParseAddrPort("198.18.0.9:9993")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stop := start(t, home)
+	defer stop()
+	file := filepath.Join(home, "peers.d", forged.Address().String()+".peer")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(file); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the forged peers.d entry is still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(home, "peers.d", genuine.Address().String()+".peer")); err != nil {
+		t.Fatalf("the genuine peers.d entry went too: %v", err)
 	}
 }
