@@ -9,7 +9,7 @@ import (
 
 // FuzzRelayRecords feeds a TCP relay stream of records: no input panics,
 // a record is never longer than its buffer, and what ParseAddressed
-// accepts re-encodes to the same message.
+// accepts re-encodes to the same destination and data.
 func FuzzRelayRecords(f *testing.F) {
 	f.Add(AppendRecord(nil, AppendAddressed(nil, netip.MustParseAddrPort("198.18.0.1:9993"), []byte("0123456789abcdef"))))
 	f.Add(AppendRecord(nil, AppendAddressed(nil, netip.MustParseAddrPort("[fd00::1]:9993"), []byte("x"))))
@@ -31,8 +31,11 @@ func FuzzRelayRecords(f *testing.F) {
 			if err != nil || !ap.IsValid() {
 				continue
 			}
-			if again := AppendAddressed(nil, ap, data); !bytes.Equal(again, msg) {
-				t.Fatalf("re-encoded %x, read %x", again, msg)
+			// Re-encoding gives the same address and data (an IPv4-mapped
+			// IPv6 address comes back as IPv4: the same destination).
+			ap2, data2, err := ParseAddressed(AppendAddressed(nil, ap, data))
+			if err != nil || ap2.Addr().Unmap() != ap.Addr().Unmap() || ap2.Port() != ap.Port() || !bytes.Equal(data2, data) {
+				t.Fatalf("re-encoding %x gave %v %x (%v)", msg, ap2, data2, err)
 			}
 		}
 	})
