@@ -42,17 +42,6 @@ func frame(n int) []byte {
 	return p
 }
 
-// capture returns the datagrams a sends while fn runs.
-func capture(a *vl1test.Node, fn func()) (eps []transport.Endpoint, out [][]byte) {
-	a.Bind.Tap(func(ep transport.Endpoint, d []byte) {
-		eps = append(eps, ep)
-		out = append(out, append([]byte(nil), d...))
-	})
-	fn()
-	a.Bind.Tap(nil)
-	return eps, out
-}
-
 // BenchmarkSend measures building, armoring (AES-GMAC-SIV) and handing a
 // FRAME (64, 1400 or 2800 bytes on the wire, the last in two fragments) to
 // the transport, which drops it.
@@ -105,7 +94,7 @@ func BenchmarkReceive(b *testing.B) {
 func distinctPackets(a, peer *vl1test.Node, size int) [][][]byte {
 	var out [][][]byte
 	for range 1024 {
-		_, dgrams := capture(a, func() { a.Send(peer.Address(), wire.VerbFRAME, frame(size), false) })
+		dgrams := a.Capture(func() { a.Send(peer.Address(), wire.VerbFRAME, frame(size), false) })
 		out = append(out, dgrams)
 	}
 	return out

@@ -187,7 +187,7 @@ func TestSpoofedReplaysMakeFewPaths(t *testing.T) {
 	h, a, b, _ := pair(t)
 	// Distinct genuine packets: the replay window would drop copies of one
 	// before they reach the path table.
-	_, dgrams := capture(b, func() {
+	dgrams := b.Capture(func() {
 		for range 100_000 {
 			b.Send(a.Address(), wire.VerbFRAME, frame(200), false)
 		}

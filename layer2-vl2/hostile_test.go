@@ -11,7 +11,6 @@ import (
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
-	"github.com/ztgo/ztgo/layer2-vl2/vl2test"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
@@ -32,7 +31,7 @@ func TestHostileTraffic(t *testing.T) {
 	exchangeEvery(t, l, a, b, 3*time.Second, time.Second)
 
 	// Genuine traffic from b to a to mutate and replay.
-	_, dgrams := captureFrom(b, func() {
+	dgrams := b.Capture(func() {
 		for i := range 64 {
 			b.Send(l.nwid, icmpEcho(t, l.mac(b), l.mac(a), l.ip(b), l.ip(a), uint16(1000+i)))
 			l.h.RunFor(10 * time.Millisecond)
@@ -109,17 +108,6 @@ func TestHostileTraffic(t *testing.T) {
 	if g := runtime.NumGoroutine(); g > goroutines+2 {
 		t.Fatalf("goroutines %d -> %d", goroutines, g)
 	}
-}
-
-// captureFrom returns the datagrams m sends while fn runs.
-func captureFrom(m *vl2test.Member, fn func()) (eps []transport.Endpoint, out [][]byte) {
-	m.Bind.Tap(func(ep transport.Endpoint, d []byte) {
-		eps = append(eps, ep)
-		out = append(out, append([]byte(nil), d...))
-	})
-	fn()
-	m.Bind.Tap(nil)
-	return eps, out
 }
 
 func containsFrame(frames [][]byte, f []byte) bool {

@@ -216,6 +216,15 @@ func (h *Harness) Stop(n *Node) {
 	}
 }
 
+// Capture returns copies of the datagrams n sends while fn runs.
+func (n *Node) Capture(fn func()) [][]byte {
+	var out [][]byte
+	n.Bind.Tap(func(_ transport.Endpoint, d []byte) { out = append(out, append([]byte(nil), d...)) })
+	defer n.Bind.Tap(nil)
+	fn()
+	return out
+}
+
 // Restart brings a stopped node back on the same host with the same
 // identity, as a restarted process: a new engine that remembers nothing.
 func (h *Harness) Restart(n *Node) *Node {
