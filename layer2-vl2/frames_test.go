@@ -8,19 +8,14 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
 func hw(m vl2wire.MAC) net.HardwareAddr { return net.HardwareAddr(m.Append(nil)) }
 
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
+// serialize is testutil.Serialize.
+var serialize = testutil.Serialize
 
 func arpRequest(t *testing.T, src vl2wire.MAC, srcIP, dstIP netip.Addr) []byte {
 	return serialize(t,

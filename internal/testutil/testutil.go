@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
 )
 
 // Root returns the repository root: the nearest directory above the working
@@ -83,4 +85,15 @@ func NoGoroutineLeak(tb testing.TB) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// Serialize builds a packet from gopacket layers with its lengths and
+// checksums filled in.
+func Serialize(tb testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	tb.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		tb.Fatal(err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
 }

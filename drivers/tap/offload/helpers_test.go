@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/ztgo/ztgo/internal/testutil"
 )
 
 var (
@@ -34,15 +36,8 @@ var timestamps = []layers.TCPOption{
 	{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 1, 0, 0, 0, 2, 0}},
 }
 
-// serialize builds a frame with its lengths and checksums filled in.
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
+// serialize is testutil.Serialize.
+var serialize = testutil.Serialize
 
 // ipLayers returns the Ethernet and IP layers of a flow's packets.
 func (f flow) ipLayers(proto layers.IPProtocol, id uint16) (*layers.Ethernet, gopacket.NetworkLayer, gopacket.SerializableLayer) {
