@@ -62,8 +62,10 @@ func (n *Node) relay(now int64, ep transport.Endpoint, data []byte, fragment boo
 // else the best upstream (which relays further).
 func (n *Node) relayRoute(now int64, dst identity.Address) (*route, bool) {
 	if p := n.lookup(dst); p != nil {
-		if r := n.routeFor(now, p); r != nil && r.direct {
-			return r, true
+		// The published route already falls back to the best upstream;
+		// only a path that merely has not expired yet is no route here.
+		if r := n.routeFor(now, p); r != nil && (r.direct || r.via != 0) {
+			return r, r.direct
 		}
 	}
 	n.mu.Lock()
