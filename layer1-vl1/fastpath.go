@@ -58,7 +58,8 @@ func currentRoute(now int64, p *Peer) *route {
 }
 
 // publishRoute evaluates p's route (n.mu held) and publishes it; nil
-// means there is none.
+// means there is none. This is Switch::_trySend's choice: p's best direct
+// path, else the best upstream's (which relays), else any path of p.
 func (n *Node) publishRoute(now int64, p *Peer) *route {
 	r := &route{suite: suiteFor(p), until: now + routeTTL}
 	if pp := p.bestPath(now, false); pp != nil {

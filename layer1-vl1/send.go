@@ -42,31 +42,15 @@ func expectsReply(v wire.Verb) bool {
 	return false
 }
 
-// route picks where a packet for p goes (Switch::_trySend): its best direct
-// path, else the best upstream's (which relays), else any path of p.
-func (n *Node) route(now int64, p *Peer) *Path {
-	if pp := p.bestPath(now, false); pp != nil {
-		return pp.path
-	}
-	if u := n.bestUpstream(now); u != nil && u != p {
-		if pp := u.bestPath(now, false); pp != nil {
-			return pp.path
-		}
-	}
-	if pp := p.bestPath(now, true); pp != nil {
-		return pp.path
-	}
-	return nil
-}
-
 // sendTo builds, armors and transmits a packet to p on its best route, or
 // on via when given. It reports false when there is no route.
 func (n *Node) sendTo(now int64, p *Peer, verb wire.Verb, payload []byte, compress bool, via *Path) (uint64, bool) {
 	if via == nil {
-		via = n.route(now, p)
-		if via == nil {
+		r := n.publishRoute(now, p)
+		if r == nil {
 			return 0, false
 		}
+		via = r.path
 	}
 	pkt := n.build(p, verb, payload, compress)
 	return n.transmit(now, p, pkt, suiteFor(p), via.ep, via, expectsReply(verb)), true
