@@ -13,6 +13,8 @@ import (
 // whose proof-of-work digest meets the bound and names a non-reserved address
 // (about 15 digest evaluations on average).
 func Generate(rand io.Reader) (*Identity, error) {
+	scratch := newPowScratch()
+	defer scratch.free()
 	for {
 		var secret [SecretKeyLength]byte
 		if _, err := io.ReadFull(rand, secret[:]); err != nil {
@@ -31,7 +33,7 @@ func Generate(rand io.Reader) (*Identity, error) {
 				continue
 			}
 			copy(public[:32], x)
-			d := powDigest(&public)
+			d := scratch.digest(&public)
 			if d[0] >= powFirstByteLessThan {
 				continue
 			}

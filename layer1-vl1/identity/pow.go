@@ -3,9 +3,10 @@ package identity
 import (
 	"crypto/sha512"
 	"encoding/binary"
-	"sync"
 
 	"golang.org/x/crypto/salsa20/salsa"
+
+	"github.com/ztgo/ztgo/internal/pagebuf"
 )
 
 // Proof-of-work parameters (vl1.md §3.4; Identity.cpp).
@@ -16,14 +17,21 @@ const (
 	powKeystreamChunkSize = 64 * 1024
 )
 
-// powScratch is the 2 MiB table of one proof-of-work evaluation, pooled
-// because validation happens for every new peer.
+// powScratch is the 2 MiB table of one proof-of-work evaluation. It lives
+// outside the Go heap and is unmapped after use: a member validates an
+// identity only when it meets a new peer, and a table kept in a pool (or
+// left to the garbage collector) would stay resident and raise the heap's
+// goal for the rest of the process's life.
 type powScratch struct {
-	mem [powMemory]byte
-	ks  [powKeystreamChunkSize]byte
+	buf, mem, ks []byte
 }
 
-var powPool = sync.Pool{New: func() any { return new(powScratch) }}
+func newPowScratch() *powScratch {
+	b := pagebuf.Alloc(powMemory + powKeystreamChunkSize)
+	return &powScratch{buf: b, mem: b[:powMemory], ks: b[powMemory:]}
+}
+
+func (s *powScratch) free() { pagebuf.Free(s.buf) }
 
 // powStream is a Salsa20/20 keystream handed out one 64-byte block at a time.
 // It buffers chunks from x/crypto's assembly core, which takes an explicit
@@ -57,15 +65,20 @@ func (s *powStream) xor(dst []byte) {
 
 // powDigest computes the memory-hard hash of a 64-byte public key.
 func powDigest(pub *[64]byte) [64]byte {
-	scratch := powPool.Get().(*powScratch)
-	defer powPool.Put(scratch)
+	scratch := newPowScratch()
+	defer scratch.free()
+	return scratch.digest(pub)
+}
 
+// digest is powDigest with a table the caller owns, for the generator's
+// many attempts.
+func (scratch *powScratch) digest(pub *[64]byte) [64]byte {
 	digest := sha512.Sum512(pub[:])
-	s := powStream{buf: scratch.ks[:], off: len(scratch.ks)}
+	s := powStream{buf: scratch.ks, off: len(scratch.ks)}
 	copy(s.key[:], digest[:32])
 	copy(s.counter[:8], digest[32:40])
 
-	mem := scratch.mem[:]
+	mem := scratch.mem
 	clear(mem[:64])
 	s.xor(mem[:64])
 	for off := 64; off < powMemory; off += 64 {
