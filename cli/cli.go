@@ -1,7 +1,7 @@
 // Package cli is the ztgo command line: the root command, its subcommands
 // and the convention that turns their errors into one stderr line and an exit
-// code. Only cli/ztgo imports it; it may import any layer, and no layer may
-// import it.
+// code. cli/ztgo and the developer tools in tools/ import it; it may import
+// any layer, and no layer may import it.
 package cli
 
 import (
@@ -47,12 +47,10 @@ func commands() []*cli.Command {
 		deorbitCommand(),
 		listmoonsCommand(),
 		controllerCommand(),
-		demoCommand(),
 		tcpRelayCommand(),
 		apiCommand(),
 		worldCommand(),
 		identityCommand(),
-		dumpCommand(),
 	}
 }
 
@@ -82,22 +80,32 @@ func New() *cli.Command {
 			return cli.ShowRootCommandHelp(cmd)
 		},
 		EnableShellCompletion: true,
-		// Main prints errors and picks exit codes; urfave must never exit.
-		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
+	prepare(root)
+	return root
+}
+
+// prepare puts a root command under this package's error convention.
+func prepare(root *cli.Command) {
+	// execute prints errors and picks exit codes; urfave must never exit.
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	_ = root.Walk(func(c *cli.Command) error {
 		nameErrors(c)
 		return nil
 	})
-	return root
 }
 
 // Main runs the root command on args (args[0] is the program name) and
 // returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	root := New()
+	return execute(New(), splitGluedPort(personality(args)), stdout, stderr)
+}
+
+// execute runs a prepared root command and turns its error into one stderr
+// line and an exit code.
+func execute(root *cli.Command, args []string, stdout, stderr io.Writer) int {
 	root.Writer, root.ErrWriter = stdout, stderr
-	err := root.Run(context.Background(), splitGluedPort(personality(args)))
+	err := root.Run(context.Background(), args)
 	if err == nil {
 		return 0
 	}
@@ -105,7 +113,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if !errors.As(err, &e) {
 		// An error urfave made itself (e.g. "No help topic"): keep its code
 		// if it has one, and still print a single line.
-		e = &exitError{code: exitFailure, msg: "ztgo: " + err.Error()}
+		e = &exitError{code: exitFailure, msg: root.Name + ": " + err.Error()}
 		var coder cli.ExitCoder
 		if errors.As(err, &coder) && coder.ExitCode() != 0 {
 			e.code = coder.ExitCode()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/internal/loopback"
 	"github.com/ztgo/ztgo/internal/testplanet"
 	"github.com/ztgo/ztgo/internal/testutil"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
@@ -18,7 +19,7 @@ import (
 )
 
 func freeUDPPort(t *testing.T) int {
-	p, err := freeLoopbackPort()
+	p, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

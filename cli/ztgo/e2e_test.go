@@ -18,7 +18,9 @@ import (
 func buildZtgo(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ztgo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build ships it
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

@@ -178,20 +178,3 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// TestE2EDemoNetns runs `ztgo demo --netns`: it must succeed and leave no
-// namespace behind.
-func TestE2EDemoNetns(t *testing.T) {
-	lab := netlab.New(t, "ping")
-	bin := buildZtgo(t)
-	before, _ := lab.Run("", "ip", "netns", "list")
-	out, err := lab.Run("", bin, "demo", "--netns")
-	if err != nil || !strings.Contains(out, "steps OK") || !strings.Contains(out, "Hello from bob") {
-		t.Fatalf("demo --netns: %v\n%s", err, out)
-	}
-	after, _ := lab.Run("", "ip", "netns", "list")
-	for _, line := range strings.Split(after, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "ztd") && !strings.Contains(before, f[0]) {
-			t.Fatalf("namespace %s left behind", f[0])
-		}
-	}
-}

@@ -1,7 +1,7 @@
 // Package memnet is an in-memory internet for tests and simulations: hosts
 // with IP addresses, NAT routers of the classic kinds in front of private
 // LANs, per-link loss and latency, and a pcap writer on any link so that
-// `ztgo dump` can read what a simulation did. Each Host is a transport.Bind.
+// `ztdump` can read what a simulation did. Each Host is a transport.Bind.
 //
 // Time is virtual when the Internet is made with Virtual: datagrams wait in
 // a queue until the test advances the clock (Advance, Step), so a run is

@@ -13,7 +13,7 @@ import (
 )
 
 // PcapWriter records datagrams as Ethernet/IP/UDP frames in a pcap file,
-// the format `ztgo dump`, tcpdump and Wireshark read.
+// the format `ztdump`, tcpdump and Wireshark read.
 type PcapWriter struct {
 	mu  sync.Mutex
 	w   *pcapgo.Writer

@@ -13,7 +13,7 @@ import (
 // TestDecodesSimulationCapture: a pcap written by the in-memory internet
 // during a harness run (first contact through a NAT, relayed then direct)
 // decodes with every packet authenticated — the simulator and the decoder
-// agree on the wire, and `ztgo dump` can read what a simulation did.
+// agree on the wire, and `ztdump` can read what a simulation did.
 func TestDecodesSimulationCapture(t *testing.T) {
 	h := vl1test.New(t, vl1test.Options{})
 	a := h.Add("a", memnet.PortRestricted)

@@ -101,7 +101,9 @@ func TestPerf(t *testing.T) {
 	dir := t.TempDir()
 	if s.bin == "" {
 		s.bin = filepath.Join(dir, "ztgo")
-		if out, err := exec.Command("go", "build", "-o", s.bin, "github.com/ztgo/ztgo/cli/ztgo").CombinedOutput(); err != nil {
+		build := exec.Command("go", "build", "-o", s.bin, "github.com/ztgo/ztgo/cli/ztgo")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build ships it
+		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("build ztgo: %v\n%s", err, out)
 		}
 	}

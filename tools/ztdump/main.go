@@ -1,4 +1,9 @@
-package cli
+// Command ztdump decodes and authenticates captured ZeroTier traffic: every
+// packet between nodes whose identity secrets it is given is dearmored and
+// checked, down to the Ethernet frames inside. It is a developer tool, kept
+// out of the ztgo binary so that a running node does not carry pcap and
+// protocol-dissector code.
+package main
 
 import (
 	"context"
@@ -9,17 +14,22 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	ztcli "github.com/ztgo/ztgo/cli"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 	"github.com/ztgo/ztgo/tools/capture"
 )
 
-// dumpCommand decodes captures of ZeroTier traffic. Exit 1 means a packet
-// whose key we hold failed to authenticate or decode; exit 2 means the input
+func main() {
+	os.Exit(ztcli.Tool(command(), os.Args, os.Stdout, os.Stderr))
+}
+
+// command decodes captures of ZeroTier traffic. Exit 1 means a packet whose
+// key we hold failed to authenticate or decode; exit 2 means the input
 // itself was unusable.
-func dumpCommand() *cli.Command {
+func command() *cli.Command {
 	return &cli.Command{
-		Name:      "dump",
+		Name:      "ztdump",
 		Usage:     "decode and authenticate ZeroTier packets in pcap/pcapng captures",
 		ArgsUsage: "FILE.pcap...",
 		Description: "With --identities, packets between nodes whose secrets are in DIR are\n" +
@@ -36,12 +46,12 @@ func dumpCommand() *cli.Command {
 func runDump(_ context.Context, cmd *cli.Command) error {
 	files := cmd.Args().Slice()
 	if len(files) == 0 {
-		return fail(exitUsage, "no capture given (usage: ztgo dump [--identities DIR] [--json] FILE.pcap...)")
+		return ztcli.Fail(ztcli.ExitUsage, "no capture given (usage: ztdump [--identities DIR] [--json] FILE.pcap...)")
 	}
 	opts := capture.Options{Ports: []uint16{wire.DefaultPort}}
 	for _, p := range cmd.IntSlice("port") {
 		if p <= 0 || p > 65535 {
-			return fail(exitUsage, "--port %d is not a UDP port (want 1-65535)", p)
+			return ztcli.Fail(ztcli.ExitUsage, "--port %d is not a UDP port (want 1-65535)", p)
 		}
 		opts.Ports = append(opts.Ports, uint16(p))
 	}
@@ -49,11 +59,11 @@ func runDump(_ context.Context, cmd *cli.Command) error {
 	if dir := cmd.String("identities"); dir != "" {
 		ids, err := capture.LoadIdentities(dir)
 		if err != nil {
-			return fail(exitUsage, "--identities: %v", err)
+			return ztcli.Fail(ztcli.ExitUsage, "--identities: %v", err)
 		}
 		opts.Identities = ids
 		if planet, err = loadPlanet(dir); err != nil {
-			return fail(exitUsage, "--identities: %v", err)
+			return ztcli.Fail(ztcli.ExitUsage, "--identities: %v", err)
 		}
 	}
 	// Open every file first so a typo fails before any output.
@@ -66,7 +76,7 @@ func runDump(_ context.Context, cmd *cli.Command) error {
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
-			return fail(exitUsage, "%v", err)
+			return ztcli.Fail(ztcli.ExitUsage, "%v", err)
 		}
 		readers = append(readers, f)
 	}
@@ -91,9 +101,9 @@ func runDump(_ context.Context, cmd *cli.Command) error {
 	for i, f := range readers {
 		if err := dec.DecodeFile(files[i], f, emit); err != nil {
 			if errors.Is(err, capture.ErrNotCapture) {
-				return fail(exitUsage, "%v (want a pcap or pcapng file)", err)
+				return ztcli.Fail(ztcli.ExitUsage, "%v (want a pcap or pcapng file)", err)
 			}
-			return fail(exitUsage, "%v", err)
+			return ztcli.Fail(ztcli.ExitUsage, "%v", err)
 		}
 	}
 	dec.Finish(emit)
@@ -104,10 +114,10 @@ func runDump(_ context.Context, cmd *cli.Command) error {
 		werr = errors.Join(werr, capture.WriteSummaryText(out, sum))
 	}
 	if werr != nil {
-		return fail(exitFailure, "writing output: %v", werr)
+		return ztcli.Fail(ztcli.ExitFailure, "writing output: %v", werr)
 	}
 	if sum.Failed > 0 {
-		return fail(exitFailure, "%d packet(s) failed to authenticate or decode", sum.Failed)
+		return ztcli.Fail(ztcli.ExitFailure, "%d packet(s) failed to authenticate or decode", sum.Failed)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"bytes"
@@ -12,8 +12,22 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	ztcli "github.com/ztgo/ztgo/cli"
 	"github.com/ztgo/ztgo/internal/testutil"
 )
+
+// result is what one in-process run of ztdump produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := ztcli.Tool(command(), append([]string{"ztdump"}, args...), &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
 
 func basicDir(t *testing.T) string {
 	t.Helper()
@@ -22,7 +36,7 @@ func basicDir(t *testing.T) string {
 
 func TestDumpBasicAuthenticatesEverything(t *testing.T) {
 	dir := basicDir(t)
-	r := run(t, "dump", "--identities", dir, filepath.Join(dir, "basic.pcap"))
+	r := run(t, "--identities", dir, filepath.Join(dir, "basic.pcap"))
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -36,7 +50,7 @@ func TestDumpBasicAuthenticatesEverything(t *testing.T) {
 
 func TestDumpJSONSummaryIsLastLine(t *testing.T) {
 	dir := basicDir(t)
-	r := run(t, "dump", "--json", "--identities", dir, filepath.Join(dir, "basic.pcap"))
+	r := run(t, "--json", "--identities", dir, filepath.Join(dir, "basic.pcap"))
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -70,7 +84,7 @@ func TestDumpJSONSummaryIsLastLine(t *testing.T) {
 }
 
 func TestDumpWithoutKeysCountsNoKey(t *testing.T) {
-	r := run(t, "dump", "--json", filepath.Join(basicDir(t), "basic.pcap"))
+	r := run(t, "--json", filepath.Join(basicDir(t), "basic.pcap"))
 	if r.code != 0 {
 		t.Fatalf("exit %d: no key is not a failure; stderr %q", r.code, r.stderr)
 	}
@@ -84,14 +98,14 @@ func TestDumpForgedPacketExits1(t *testing.T) {
 	dir := basicDir(t)
 	forged := filepath.Join(t.TempDir(), "forged.pcap")
 	flipLastByteOfFirstPacket(t, filepath.Join(dir, "basic.pcap"), forged)
-	r := run(t, "dump", "--identities", dir, forged)
+	r := run(t, "--identities", dir, forged)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %q", r.code, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "failed 1,") {
 		t.Errorf("summary does not count the failure:\n%s", tail(r.stdout, 20))
 	}
-	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "ztgo dump: ") {
+	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "ztdump: ") {
 		t.Errorf("stderr not one named line: %q", r.stderr)
 	}
 }
@@ -99,25 +113,30 @@ func TestDumpForgedPacketExits1(t *testing.T) {
 func TestDumpUnusableInputExits2(t *testing.T) {
 	dir := basicDir(t)
 	tmp := t.TempDir()
-	notPcap := writeFile(t, tmp, "notes.pcap", "this is not a capture\n")
+	notPcap := filepath.Join(tmp, "notes.pcap")
+	if err := os.WriteFile(notPcap, []byte("this is not a capture\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	badIDs := filepath.Join(tmp, "ids")
 	if err := os.Mkdir(badIDs, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, badIDs, "identity.secret", "0123456789:0:zzzz:yyyy\n")
+	if err := os.WriteFile(filepath.Join(badIDs, "identity.secret"), []byte("0123456789:0:zzzz:yyyy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	emptyIDs := filepath.Join(tmp, "empty")
 	if err := os.Mkdir(emptyIDs, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	pcap := filepath.Join(dir, "basic.pcap")
 	for name, args := range map[string][]string{
-		"missing file":    {"dump", filepath.Join(tmp, "nope.pcap")},
-		"not a pcap":      {"dump", notPcap},
-		"no file":         {"dump"},
-		"bad identity":    {"dump", "--identities", badIDs, pcap},
-		"no secrets":      {"dump", "--identities", emptyIDs, pcap},
-		"missing ids dir": {"dump", "--identities", filepath.Join(tmp, "absent"), pcap},
-		"bad port":        {"dump", "--port", "70000", pcap},
+		"missing file":    {filepath.Join(tmp, "nope.pcap")},
+		"not a pcap":      {notPcap},
+		"no file":         {},
+		"bad identity":    {"--identities", badIDs, pcap},
+		"no secrets":      {"--identities", emptyIDs, pcap},
+		"missing ids dir": {"--identities", filepath.Join(tmp, "absent"), pcap},
+		"bad port":        {"--port", "70000", pcap},
 	} {
 		r := run(t, args...)
 		if r.code != 2 {
@@ -126,7 +145,7 @@ func TestDumpUnusableInputExits2(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("%s: printed output before failing: %q", name, tail(r.stdout, 3))
 		}
-		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "ztgo dump: ") {
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "ztdump: ") {
 			t.Errorf("%s: stderr not one named line: %q", name, r.stderr)
 		}
 	}

@@ -1,4 +1,9 @@
-package cli
+// Command ztgo-demo runs a whole ZeroTier network of ztgo nodes: a private
+// root, a controller and two members, in one process with userspace TCP/IP
+// stacks or (with --netns, as root) as separate `ztgo run` processes with
+// TAP devices in network namespaces. It is a binary of its own so that the
+// node does not carry a userspace network stack it never uses.
+package main
 
 import (
 	"context"
@@ -19,16 +24,22 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	ztcli "github.com/ztgo/ztgo/cli"
 	"github.com/ztgo/ztgo/drivers/netstack"
+	"github.com/ztgo/ztgo/internal/loopback"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 	"github.com/ztgo/ztgo/node"
 )
 
-func demoCommand() *cli.Command {
+func main() {
+	os.Exit(ztcli.Tool(command(), os.Args, os.Stdout, os.Stderr))
+}
+
+func command() *cli.Command {
 	return &cli.Command{
-		Name:  "demo",
+		Name:  "ztgo-demo",
 		Usage: "run a whole virtual network in this process: root, controller, two members; ping and HTTP across it",
 		Description: "Needs no root and no internet: the nodes talk over loopback UDP with a private planet,\n" +
 			"and the members use userspace TCP/IP stacks as their network devices.",
@@ -36,6 +47,7 @@ func demoCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verbose", Usage: "show the nodes' logs"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 90 * time.Second},
 			&cli.BoolFlag{Name: "netns", Usage: "separate processes with TAP devices in network namespaces (needs root)"},
+			&cli.StringFlag{Name: "ztgo", Usage: "the ztgo binary --netns runs (default: the one beside this program, else on PATH)", TakesFile: true},
 		},
 		Commands: demoHelpers(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -44,7 +56,7 @@ func demoCommand() *cli.Command {
 			// Interrupted, it still removes what it made.
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d := &demo{w: cmd.Root().Writer, start: time.Now(), verbose: cmd.Bool("verbose"), errw: cmd.Root().ErrWriter}
+			d := &demo{w: cmd.Root().Writer, start: time.Now(), verbose: cmd.Bool("verbose"), errw: cmd.Root().ErrWriter, ztgo: cmd.String("ztgo")}
 			run := d.run
 			if cmd.Bool("netns") {
 				run = d.runNetns
@@ -53,7 +65,7 @@ func demoCommand() *cli.Command {
 			d.stop()
 			if err != nil {
 				fmt.Fprintf(d.w, "FAILED after %.2fs: %v\n", time.Since(d.start).Seconds(), err)
-				return &exitError{code: exitFailure}
+				return ztcli.Exit(ztcli.ExitFailure)
 			}
 			fmt.Fprintf(d.w, "summary: %d steps OK in %.2fs — a ZeroTier network with a private root, a controller and two members, all ztgo\n", d.steps, time.Since(d.start).Seconds())
 			return nil
@@ -73,6 +85,7 @@ type demo struct {
 	w, errw io.Writer
 	start   time.Time
 	verbose bool
+	ztgo    string // --ztgo
 	steps   int
 	dir     string
 	nodes   map[string]*demoNode
@@ -93,29 +106,8 @@ func (d *demo) stop() {
 	}
 }
 
-// freeLoopbackPort finds a port free on loopback for both UDP (the node)
-// and TCP (its local API, on the same number).
-func freeLoopbackPort() (uint16, error) {
-	var last error
-	for range 20 {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			return 0, err
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		c.Close()
-		if err == nil {
-			l.Close()
-			return uint16(port), nil
-		}
-		last = err
-	}
-	return 0, last
-}
-
 func (d *demo) run(ctx context.Context) error {
-	fmt.Fprintln(d.w, "ztgo demo — a whole ZeroTier network in one process, over loopback UDP")
+	fmt.Fprintln(d.w, "ztgo-demo — a whole ZeroTier network in one process, over loopback UDP")
 	var err error
 	if d.dir, err = os.MkdirTemp("", "ztgo-demo-"); err != nil {
 		return err
@@ -123,7 +115,7 @@ func (d *demo) run(ctx context.Context) error {
 	names := []string{"root", "controller", "alice", "bob"}
 	ports := map[string]uint16{}
 	for _, n := range names {
-		if ports[n], err = freeLoopbackPort(); err != nil {
+		if ports[n], err = loopback.FreePort(); err != nil {
 			return err
 		}
 		os.MkdirAll(filepath.Join(d.dir, n), 0o700)

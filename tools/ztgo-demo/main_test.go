@@ -1,15 +1,17 @@
-package cli
+package main
 
 import (
+	"bytes"
 	"os"
 	"os/signal"
 	"strings"
 	"testing"
 
+	ztcli "github.com/ztgo/ztgo/cli"
 	"github.com/ztgo/ztgo/internal/testutil"
 )
 
-// TestDemo runs `ztgo demo` as `make demo` does: every step must pass.
+// TestDemo runs ztgo-demo as `make demo` does: every step must pass.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo takes ~15 s")
@@ -20,8 +22,9 @@ func TestDemo(t *testing.T) {
 	signal.Notify(c, os.Interrupt)
 	signal.Stop(c)
 	testutil.NoGoroutineLeak(t)
-	r := run(t, "demo")
-	if r.code != 0 || !strings.Contains(r.stdout, "summary: 10 steps OK") || !strings.Contains(r.stdout, `200 "Hello from bob`) {
-		t.Fatalf("demo failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	var stdout, stderr bytes.Buffer
+	code := ztcli.Tool(command(), []string{"ztgo-demo"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "summary: 10 steps OK") || !strings.Contains(stdout.String(), `200 "Hello from bob`) {
+		t.Fatalf("demo failed (%d):\n%s\n%s", code, &stdout, &stderr)
 	}
 }

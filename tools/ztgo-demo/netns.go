@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	ztcli "github.com/ztgo/ztgo/cli"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 )
 
-// demoNetns is `ztgo demo --netns`: the same network as separate `ztgo
+// runNetns is `ztgo-demo --netns`: the same network as separate `ztgo
 // run` processes, each in a network namespace of its own with a real TAP
 // device, joined by a core router. Everything it makes is removed at the
 // end, and only the processes it started are stopped.
@@ -32,11 +33,15 @@ func (d *demo) runNetns(ctx context.Context) error {
 			return fmt.Errorf("--netns needs %s installed", tool)
 		}
 	}
-	exe, err := os.Executable()
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.w, "ztgo demo --netns — root, controller and two members as separate processes with TAP devices")
+	exe, err := ztgoBinary(d.ztgo, self)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w, "ztgo-demo --netns — root, controller and two members as separate processes with TAP devices")
 	if d.dir, err = os.MkdirTemp("", "ztgo-demo-"); err != nil {
 		return err
 	}
@@ -179,14 +184,14 @@ func (d *demo) runNetns(ctx context.Context) error {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		d.step("kernel ping alice -> bob: %s", lines[len(lines)-1])
 	}
-	srv := exec.Command("ip", "netns", "exec", ns["bob"], exe, "demo", "serve", ip["bob"]+":80")
+	srv := exec.Command("ip", "netns", "exec", ns["bob"], self, "serve", ip["bob"]+":80")
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	procs = append(procs, srv)
 	var page string
 	if err := wait(ctx, "HTTP", func() bool {
-		out, err := sh(ns["alice"], exe, "demo", "fetch", "http://"+ip["bob"]+"/")
+		out, err := sh(ns["alice"], self, "fetch", "http://"+ip["bob"]+"/")
 		page = strings.TrimSpace(out)
 		return err == nil
 	}); err != nil {
@@ -196,7 +201,24 @@ func (d *demo) runNetns(ctx context.Context) error {
 	return nil
 }
 
-// demoServe and demoFetch are the HTTP ends of `demo --netns`.
+// ztgoBinary finds the ztgo that --netns runs: the one named, else the one
+// beside this program (make build puts both in bin/), else ztgo on PATH.
+func ztgoBinary(named, self string) (string, error) {
+	if named != "" {
+		return filepath.Abs(named)
+	}
+	beside := filepath.Join(filepath.Dir(self), "ztgo")
+	if st, err := os.Stat(beside); err == nil && st.Mode().IsRegular() {
+		return beside, nil
+	}
+	p, err := exec.LookPath("ztgo")
+	if err != nil {
+		return "", fmt.Errorf("--netns runs ztgo, which is neither beside %s nor on PATH (name it with --ztgo)", self)
+	}
+	return filepath.Abs(p)
+}
+
+// demoHelpers are the HTTP ends of --netns: bob serves, alice fetches.
 func demoHelpers() []*cli.Command {
 	return []*cli.Command{
 		{Name: "serve", Hidden: true, ArgsUsage: "ADDR", Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -209,7 +231,7 @@ func demoHelpers() []*cli.Command {
 			c := &http.Client{Timeout: 3 * time.Second}
 			resp, err := c.Get(cmd.Args().First())
 			if err != nil {
-				return fail(exitFailure, "%v", err)
+				return ztcli.Fail(ztcli.ExitFailure, "%v", err)
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
