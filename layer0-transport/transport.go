@@ -70,6 +70,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 // ReceiveFunc reads up to len(bufs) datagrams into bufs, setting sizes[i]
 // and eps[i] for each, and returns how many it read. It blocks until at
 // least one arrives or the transport is closed (then it returns ErrClosed).
+// It may also return 0 and no error when its socket has been quiet for a
+// while: it has given its own buffers' pages back, and the caller may do
+// the same with the buffers it reads into.
 type ReceiveFunc func(bufs [][]byte, sizes []int, eps []Endpoint) (n int, err error)
 
 // Bind is a set of local sockets.

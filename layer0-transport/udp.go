@@ -63,6 +63,7 @@ type UDP struct {
 	mu      sync.RWMutex // Lock only while a socket's TTL is lowered
 	closed  bool
 	sockets []udpSocket // index = Endpoint.Socket
+	idle    udpIdle     // gives back a quiet socket's buffers (Linux)
 }
 
 type udpSocket struct {
@@ -403,6 +404,7 @@ func (u *UDP) Close() error {
 
 func (u *UDP) closeLocked() {
 	u.closed = true
+	u.idle.stop()
 	for _, s := range u.sockets {
 		s.v4.conn.Close()
 		if s.v6 != nil {

@@ -91,6 +91,13 @@ type mmsgReceiver struct {
 	// how many of its bytes were handed out already.
 	got, next, offset int
 
+	// Idle release (udp_idle_linux.go): reads counts successful reads;
+	// seen and clean are the watcher's, the count at its last look and at
+	// the last release; release asks the reader to give its pages back.
+	reads       atomic.Uint64
+	seen, clean uint64
+	release     atomic.Bool
+
 	// In and out of recvmmsg; read is its method value, made once so that
 	// RawConn.Read allocates nothing.
 	want, n int
@@ -127,6 +134,7 @@ func (c *udpConn) receiver(u *UDP, socket int) ReceiveFunc {
 		}
 	}
 	r.read = r.recvmmsg
+	u.idle.watch(r)
 	return r.receive
 }
 
@@ -155,6 +163,12 @@ func (r *mmsgReceiver) receive(bufs [][]byte, sizes []int, eps []Endpoint) (int,
 			}
 		}
 		if err := r.c.sys.raw.Read(r.read); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if r.releaseIdle() {
+					return 0, nil // quiet: the caller may release its buffers too
+				}
+				continue
+			}
 			err = r.u.readErr(err)
 			if errors.Is(err, ErrClosed) && r.arena != nil {
 				// The socket is gone and this goroutine is the arena's
@@ -167,6 +181,7 @@ func (r *mmsgReceiver) receive(bufs [][]byte, sizes []int, eps []Endpoint) (int,
 		if r.errno != 0 {
 			return 0, r.u.readErr(os.NewSyscallError("recvmmsg", r.errno))
 		}
+		r.reads.Add(1)
 		if r.arena != nil {
 			r.got, r.next, r.offset = r.n, 0, 0
 			continue

@@ -4,8 +4,10 @@ package transport
 
 import (
 	"bytes"
+	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,5 +124,48 @@ func TestUDPGSOOverMTU(t *testing.T) {
 	// The refused run took the first 1000-byte datagram as its shorter last.
 	if s := sender.Stats(); s.GSOMessages != 1 || s.GSODatagrams != 9 || s.GSODisabled != 0 {
 		t.Fatalf("sender %+v, want only the nine other 1000-byte datagrams segmented", s)
+	}
+}
+
+// TestUDPQuietSocketReleasesBuffers: after a burst and a quiet period the
+// reader gives its pages back and says so with an empty read; the socket
+// then receives as before, and a socket with nothing new to give back
+// stays blocked.
+func TestUDPQuietSocketReleasesBuffers(t *testing.T) {
+	sender, _, _ := openLoopback(t, false, false)
+	u := NewUDP(UDPOptions{IPv4Only: true, ListenAddr4: loopback(false)})
+	u.idle.period = 20 * time.Millisecond
+	fns, port, err := u.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	fn, to := fns[0], Endpoint{Addr: netip.AddrPortFrom(loopback(false), port)}
+	bufs, sizes, eps := [][]byte{make([]byte, MaxDatagram)}, []int{0}, []Endpoint{{}}
+	quietRead := func() (int, error) {
+		stuck := time.AfterFunc(5*time.Second, func() { u.Close() })
+		defer stuck.Stop()
+		return fn(bufs, sizes, eps)
+	}
+
+	for round := range 2 {
+		sendAndCheck(t, sender, u, fn, to, append(repeat(1432, 40), 900)...)
+		if k, err := quietRead(); k != 0 || err != nil {
+			t.Fatalf("round %d: quiet read gave %d, %v; want an empty read", round, k, err)
+		}
+		r := u.idle.receivers[0]
+		if r.arena != nil && bytes.ContainsFunc(r.arena, func(c rune) bool { return c != 0 }) {
+			t.Fatalf("round %d: GRO buffers still hold data after the release", round)
+		}
+	}
+
+	// Nothing read since the release: the next quiet period releases
+	// nothing, so the read waits for the datagram sent after it.
+	go func() {
+		time.Sleep(10 * u.idle.period)
+		sender.Send([][]byte{{1, 2, 3}}, to)
+	}()
+	if k, err := quietRead(); k != 1 || err != nil || sizes[0] != 3 {
+		t.Fatalf("after a release with nothing new, read gave %d, %v (size %d); want the one datagram", k, err, sizes[0])
 	}
 }

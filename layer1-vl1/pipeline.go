@@ -29,6 +29,7 @@ const parallelMin = 4
 
 type rxBatch struct {
 	n      *Node
+	arena  []byte // bufs are slices of it
 	bufs   [][]byte
 	sizes  []int
 	eps    []transport.Endpoint
@@ -110,6 +111,17 @@ func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, wo
 			pagebuf.Free(a)
 		}
 	}()
+	// release gives back the pages of every batch not in flight, when the
+	// transport says the socket went quiet: a burst grows up to rxInFlight
+	// batches, and their pages would otherwise stay resident.
+	release := func(cur *rxBatch) {
+		pagebuf.Release(cur.arena)
+		for range len(free) {
+			b := <-free
+			pagebuf.Release(b.arena)
+			free <- b
+		}
+	}
 	next := func() *rxBatch {
 		select {
 		case b := <-free:
@@ -122,6 +134,7 @@ func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, wo
 			b.openFn = b.openRange
 			arena := pagebuf.Alloc(batch * transport.MaxDatagram)
 			arenas = append(arenas, arena)
+			b.arena = arena
 			for i := range b.bufs {
 				b.bufs[i] = arena[i*transport.MaxDatagram : (i+1)*transport.MaxDatagram : (i+1)*transport.MaxDatagram]
 			}
@@ -149,6 +162,11 @@ func (n *Node) receivePipeline(ctx context.Context, fn transport.ReceiveFunc, wo
 	for {
 		b := next()
 		k, err := fn(b.bufs, b.sizes, b.eps)
+		if k == 0 && err == nil {
+			release(b)
+			free <- b
+			continue
+		}
 		if err != nil {
 			free <- b
 			if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {

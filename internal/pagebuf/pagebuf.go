@@ -23,3 +23,14 @@ func Free(b []byte) {
 		unmapPages(b[:cap(b)])
 	}
 }
+
+// Release gives a buffer's pages back to the system while keeping it: a
+// burst's buffers need not stay resident through the quiet that follows.
+// Its contents are not kept (mapped buffers read as zeros) and it costs
+// pages again as it is written. b must be a whole buffer from Alloc that nobody is using; a
+// heap fallback is left as it is.
+func Release(b []byte) {
+	if cap(b) > 0 {
+		releasePages(b[:cap(b)])
+	}
+}
