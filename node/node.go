@@ -217,6 +217,11 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		n.checkCachedPeers(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.returnMemory(ctx)
+	}()
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
 	n.wg.Wait()
