@@ -195,6 +195,9 @@ type Result struct {
 	CPUperGB [2]float64
 	RSSkB    [2]int64
 	HWMkB    [2]int64
+	// RSS after the runs and a quiet spell (ZTGO_PERF_QUIET seconds),
+	// when buffers a burst needed may have been given back.
+	QuietkB [2]int64
 }
 
 // NewResult is a row with nothing measured yet.
@@ -206,7 +209,7 @@ func NewResult(pair string) Result {
 // Table renders the rows as markdown.
 func Table(rows []Result) string {
 	var b strings.Builder
-	b.WriteString("| pair | TCP a→b 1 stream | TCP a→b 4 streams | TCP b→a 1 stream | TCP b→a 4 streams | UDP 1200 B loss-free | ping RTT | CPU s/GB a / b | RSS a / b (peak) |\n")
+	b.WriteString("| pair | TCP a→b 1 stream | TCP a→b 4 streams | TCP b→a 1 stream | TCP b→a 4 streams | UDP 1200 B loss-free | ping RTT | CPU s/GB a / b | RSS a / b: after the runs, quiet (peak) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Pair,
@@ -223,7 +226,11 @@ func mem(r Result) string {
 		return "–"
 	}
 	mb := func(kb int64) string { return fmt.Sprintf("%.1f", float64(kb)/1024) }
-	return fmt.Sprintf("%s / %s MB (%s / %s)", mb(r.RSSkB[0]), mb(r.RSSkB[1]), mb(r.HWMkB[0]), mb(r.HWMkB[1]))
+	quiet := ""
+	if r.QuietkB[0] != 0 || r.QuietkB[1] != 0 {
+		quiet = fmt.Sprintf(", %s / %s MB", mb(r.QuietkB[0]), mb(r.QuietkB[1]))
+	}
+	return fmt.Sprintf("%s / %s MB%s (%s / %s)", mb(r.RSSkB[0]), mb(r.RSSkB[1]), quiet, mb(r.HWMkB[0]), mb(r.HWMkB[1]))
 }
 
 func pairOf(a, b string) string {

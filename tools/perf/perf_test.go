@@ -29,6 +29,7 @@ type settings struct {
 	refBin      string   // zerotier-one binary for the reference row (ZTGO_REFERENCE_BIN)
 	memberEnv   []string // VAR=VALUE pairs for the ztgo members (ZTGO_PERF_MEMBER_ENV)
 	hold        int      // seconds to keep the lab up at the end, to inspect it (ZTGO_PERF_HOLD)
+	quiet       int      // seconds of quiet after the runs before RSS is read again (ZTGO_PERF_QUIET)
 	pairs       string   // rows to measure: ztgo, ref, bare (ZTGO_PERF_PAIRS, all of them)
 }
 
@@ -92,6 +93,7 @@ func TestPerf(t *testing.T) {
 		refBin:      os.Getenv("ZTGO_REFERENCE_BIN"),
 		memberEnv:   strings.Fields(os.Getenv("ZTGO_PERF_MEMBER_ENV")),
 		hold:        envInt("ZTGO_PERF_HOLD", 0),
+		quiet:       envInt("ZTGO_PERF_QUIET", 45),
 		pairs:       os.Getenv("ZTGO_PERF_PAIRS"),
 	}
 	if !s.want("ref") {
@@ -508,6 +510,15 @@ func measure(t *testing.T, lab *netlab.Lab, s settings, pair string, a, b endpoi
 		}
 		r.RSSkB[i], r.HWMkB[i] = st["VmRSS"], st["VmHWM"]
 		det = append(det, memLine(fmt.Sprintf("%s %s (after the throughput runs)", pair, "ab"[i:i+1]), e.pid))
+	}
+	if s.quiet > 0 && (a.pid != 0 || b.pid != 0) {
+		time.Sleep(time.Duration(s.quiet) * time.Second)
+		for i, e := range []endpoint{a, b} {
+			if st, err := ProcStatus(e.pid); e.pid != 0 && err == nil {
+				r.QuietkB[i] = st["VmRSS"]
+				det = append(det, memLine(fmt.Sprintf("%s %s (then %d s quiet)", pair, "ab"[i:i+1], s.quiet), e.pid))
+			}
+		}
 	}
 	return r, det
 }
