@@ -91,13 +91,17 @@ func ParseIperf(out []byte) (Iperf, error) {
 
 var pingRTT = regexp.MustCompile(`(?m)^(?:rtt|round-trip) min/avg/max/(?:mdev|stddev) = ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms`)
 
-// ParsePingAvg returns the average RTT in ms from ping's summary.
-func ParsePingAvg(out string) (float64, error) {
+// ParsePing returns the minimum and average RTT in ms from ping's summary.
+func ParsePing(out string) (min, avg float64, err error) {
 	m := pingRTT.FindStringSubmatch(out)
 	if m == nil {
-		return math.NaN(), fmt.Errorf("no rtt summary in ping output: %q", lastLine(out))
+		return math.NaN(), math.NaN(), fmt.Errorf("no rtt summary in ping output: %q", lastLine(out))
 	}
-	return strconv.ParseFloat(m[2], 64)
+	min, err = strconv.ParseFloat(m[1], 64)
+	if err == nil {
+		avg, err = strconv.ParseFloat(m[2], 64)
+	}
+	return min, avg, err
 }
 
 // clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat;

@@ -45,10 +45,10 @@ func TestParseIperf(t *testing.T) {
 
 func TestParsePing(t *testing.T) {
 	b, _ := os.ReadFile("testdata/ping.txt")
-	if avg, err := ParsePingAvg(string(b)); err != nil || avg != 0.056 {
-		t.Errorf("avg %v, %v", avg, err)
+	if min, avg, err := ParsePing(string(b)); err != nil || avg != 0.056 || min != 0.028 {
+		t.Errorf("min %v, avg %v, %v", min, avg, err)
 	}
-	if _, err := ParsePingAvg("5 packets transmitted, 0 received, 100% packet loss\n"); err == nil {
+	if _, _, err := ParsePing("5 packets transmitted, 0 received, 100% packet loss\n"); err == nil {
 		t.Error("all lost: no error")
 	}
 }

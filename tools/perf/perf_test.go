@@ -192,6 +192,26 @@ func TestPerf(t *testing.T) {
 		fmt.Printf("\nwall time %v, load average at the end %s\n", time.Since(start).Round(time.Second), strings.Join(strings.Fields(string(load))[:3], " "))
 	}()
 
+	// The reference pair comes up while ztgo's is still there, idle, so
+	// that round trips can be measured in turns: ping times on a VM drift
+	// with what ran just before, and pairs measured minutes apart differ
+	// by more than the two implementations do.
+	refUp := false
+	if s.refBin != "" {
+		if !startReference(t, lab, s, dir, c, d) {
+			note = "ZeroTierOne reference row skipped: ZTGO_REFERENCE_BIN does not run.\n"
+		} else {
+			waitOnline(t, lab, c, d)
+			joinAll(t, lab, root, netw.ID, c, d)
+			waitDirect(t, lab, c, d)
+			details = append(details, memLine("zerotier-one c (idle, network up)", c.pid), memLine("zerotier-one d (idle, network up)", d.pid))
+			refUp = true
+		}
+	}
+	if refUp && s.want("ztgo") {
+		note += interleavedRTT(t, s, endpoint{a.ns, a.ip, a.pid}, endpoint{b.ns, b.ip, b.pid}, endpoint{c.ns, c.ip, c.pid}, endpoint{d.ns, d.ip, d.pid})
+	}
+
 	if s.want("ztgo") {
 		ztStart := time.Now()
 		r, det := measure(t, lab, s, "ztgo ↔ ztgo", endpoint{a.ns, a.ip, a.pid}, endpoint{b.ns, b.ip, b.pid})
@@ -212,15 +232,7 @@ func TestPerf(t *testing.T) {
 	_ = b.proc.Stop()
 
 	switch {
-	case s.refBin != "":
-		if !startReference(t, lab, s, dir, c, d) {
-			note = "ZeroTierOne reference row skipped: ZTGO_REFERENCE_BIN does not run.\n"
-			return
-		}
-		waitOnline(t, lab, c, d)
-		joinAll(t, lab, root, netw.ID, c, d)
-		waitDirect(t, lab, c, d)
-		details = append(details, memLine("zerotier-one c (idle, network up)", c.pid), memLine("zerotier-one d (idle, network up)", d.pid))
+	case refUp:
 		r, det := measure(t, lab, s, "ZeroTierOne ↔ ZeroTierOne (reference, "+version(lab, c)+")", endpoint{c.ns, c.ip, c.pid}, endpoint{d.ns, d.ip, d.pid})
 		ref = append(ref, r)
 		details = append(details, det...)
@@ -441,6 +453,27 @@ func iperf(ns, server string, seconds int, extra ...string) (Iperf, error) {
 	return Iperf{}, last
 }
 
+// interleavedRTT pings a→b and c→d in turns, 100 pings 10 ms apart each
+// turn, 2×RUNS turns per pair, and returns a line comparing the medians of
+// the turns' averages and minimums.
+func interleavedRTT(t *testing.T, s settings, a, b, c, d endpoint) string {
+	t.Helper()
+	var avg, min [2][]float64
+	for range 2 * s.runs {
+		for i, p := range [][2]endpoint{{a, b}, {c, d}} {
+			out, err := runIn(p[0].ns, 30*time.Second, "ping", "-q", "-c", "100", "-i", "0.01", "-W", "1", p[1].ip)
+			mn, av, perr := ParsePing(out)
+			if perr != nil {
+				t.Logf("interleaved ping: %v %v", perr, err)
+			}
+			avg[i], min[i] = append(avg[i], av), append(min[i], mn)
+		}
+	}
+	t.Logf("interleaved ping avg: ztgo %v, ZeroTierOne %v ms", avg[0], avg[1])
+	return fmt.Sprintf("Ping RTT in turns (%d × 100 pings a pair, 10 ms apart, median of the turns): ztgo avg %.3f ms (min %.3f), ZeroTierOne avg %.3f ms (min %.3f).\n",
+		2*s.runs, Median(avg[0]), Median(min[0]), Median(avg[1]), Median(min[1]))
+}
+
 // measure fills one row: ping, TCP both ways with 1 and 4 streams, CPU
 // per GB over the TCP runs, the loss-free UDP rate, then memory.
 func measure(t *testing.T, lab *netlab.Lab, s settings, pair string, a, b endpoint) (Result, []string) {
@@ -453,7 +486,7 @@ func measure(t *testing.T, lab *netlab.Lab, s settings, pair string, a, b endpoi
 	var rtts []float64
 	for i := 0; i < s.runs; i++ {
 		out, err := runIn(a.ns, 30*time.Second, "ping", "-q", "-c", "100", "-i", "0.01", "-W", "1", b.ip)
-		avg, perr := ParsePingAvg(out)
+		_, avg, perr := ParsePing(out)
 		if perr != nil {
 			t.Logf("%s ping: %v %v", pair, perr, err)
 		}
