@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 
+	//lint:ignore SA1019 the proof of work needs the raw Salsa20 core with an explicit block counter
 	"golang.org/x/crypto/salsa20/salsa"
 
 	"github.com/ztgo/ztgo/internal/pagebuf"

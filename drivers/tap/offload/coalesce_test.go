@@ -47,13 +47,15 @@ func merged(ws []Write) []int {
 	return n
 }
 
-// segments cuts data into segments of mss bytes, PSH on the last.
+// segments cuts data into segments of mss bytes, PSH on the last; each
+// segment's IP ID is one more than the one before.
 func (f flow) segments(t *testing.T, seq uint32, data []byte, mss int) [][]byte {
 	var frames [][]byte
-	for off := 0; off < len(data); off += mss {
+	for i, off := 0, 0; off < len(data); i, off = i+1, off+mss {
 		end := min(off+mss, len(data))
-		frames = append(frames, f.segment(t, seq+uint32(off), data[off:end], end == len(data)))
-		f.ipID++
+		next := f
+		next.ipID = f.ipID + uint16(i)
+		frames = append(frames, next.segment(t, seq+uint32(off), data[off:end], end == len(data)))
 	}
 	return frames
 }
