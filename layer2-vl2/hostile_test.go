@@ -78,7 +78,7 @@ func TestHostileTraffic(t *testing.T) {
 			a.Receive(transport.Endpoint{Addr: from}, d)
 		}
 		// The members' own frames get through (a replay older than the
-		// window may be delivered again beside them: see spec/vl1-peers.md).
+		// window may be delivered again beside them: see spec/vl1-peers-status.md).
 		ab := icmpEcho(t, l.mac(a), l.mac(b), l.ip(a), l.ip(b), uint16(20000+step))
 		ba := icmpEcho(t, l.mac(b), l.mac(a), l.ip(b), l.ip(a), uint16(20000+step))
 		a.Send(l.nwid, ab)
