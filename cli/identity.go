@@ -65,22 +65,14 @@ func validateCommand() *cli.Command {
 		Name:      "validate",
 		Usage:     "check an identity's proof of work and keys",
 		ArgsUsage: "<identity>",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			args, err := identityArgs(cmd, 1, 1)
-			if err != nil {
-				return err
-			}
-			id, err := loadIdentity(args[0])
-			if err != nil {
-				return err
-			}
+		Action: withIdentity(1, func(cmd *cli.Command, id *identity.Identity, args []string) error {
 			if id.Validate() != nil {
 				fmt.Fprintf(cmd.Root().ErrWriter, "%s FAILED validation.\n", args[0])
 				return &exitError{code: exitFailure}
 			}
 			fmt.Fprintf(cmd.Root().Writer, "%s is a valid identity\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -90,18 +82,10 @@ func publicCommand() *cli.Command {
 		Aliases:   []string{"getpublic"},
 		Usage:     "print the public form of an identity",
 		ArgsUsage: "<identity.secret>",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			args, err := identityArgs(cmd, 1, 1)
-			if err != nil {
-				return err
-			}
-			id, err := loadIdentity(args[0])
-			if err != nil {
-				return err
-			}
+		Action: withIdentity(1, func(cmd *cli.Command, id *identity.Identity, args []string) error {
 			fmt.Fprint(cmd.Root().Writer, id.String())
 			return nil
-		},
+		}),
 	}
 }
 
@@ -110,15 +94,7 @@ func signCommand() *cli.Command {
 		Name:      "sign",
 		Usage:     "print the hex signature of a file's contents",
 		ArgsUsage: "<identity.secret> <file>",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			args, err := identityArgs(cmd, 2, 2)
-			if err != nil {
-				return err
-			}
-			id, err := loadIdentity(args[0])
-			if err != nil {
-				return err
-			}
+		Action: withIdentity(2, func(cmd *cli.Command, id *identity.Identity, args []string) error {
 			if !id.HasSecret() {
 				return fmt.Errorf("%s: %w (use the identity.secret file)", identityLabel(args[0]), identity.ErrNoSecret)
 			}
@@ -132,7 +108,7 @@ func signCommand() *cli.Command {
 			}
 			fmt.Fprint(cmd.Root().Writer, hex.EncodeToString(sig[:]))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -141,15 +117,7 @@ func verifyCommand() *cli.Command {
 		Name:      "verify",
 		Usage:     "check a file's signature; <signature> is hex or a file holding hex",
 		ArgsUsage: "<identity> <file> <signature>",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			args, err := identityArgs(cmd, 3, 3)
-			if err != nil {
-				return err
-			}
-			id, err := loadIdentity(args[0])
-			if err != nil {
-				return err
-			}
+		Action: withIdentity(3, func(cmd *cli.Command, id *identity.Identity, args []string) error {
 			msg, err := readFile(args[1])
 			if err != nil {
 				return err
@@ -164,7 +132,23 @@ func verifyCommand() *cli.Command {
 			}
 			fmt.Fprintf(cmd.Root().Writer, "%s signature valid\n", args[1])
 			return nil
-		},
+		}),
+	}
+}
+
+// withIdentity is the action of an identity command taking n arguments,
+// the first an identity (a file or the text itself), loaded before do runs.
+func withIdentity(n int, do func(cmd *cli.Command, id *identity.Identity, args []string) error) cli.ActionFunc {
+	return func(_ context.Context, cmd *cli.Command) error {
+		args, err := identityArgs(cmd, n, n)
+		if err != nil {
+			return err
+		}
+		id, err := loadIdentity(args[0])
+		if err != nil {
+			return err
+		}
+		return do(cmd, id, args)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/drivers/memdev"
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2test"
@@ -50,7 +51,7 @@ func BenchmarkFrameReceiveParallel(b *testing.B) {
 
 // frameReceiveSetup gives member m a FRAME from a that it accepts (a's COM
 // learned first), and m's device.
-func frameReceiveSetup(b *testing.B) (*vl2test.Member, *vl2test.Device, vl1.Inbound) {
+func frameReceiveSetup(b *testing.B) (*vl2test.Member, *memdev.Device, vl1.Inbound) {
 	l := newLab(b, 2, "", nil)
 	a, m := l.members[0], l.members[1]
 	a.Send(l.nwid, icmpEcho(b, l.mac(a), l.mac(m), l.ip(a), l.ip(m), 0))

@@ -312,7 +312,7 @@ func (n *Network) handleLocalFrame(tx *vl1.TxBatch, buf []byte, offset int) {
 		}
 		if res.ZTDest != 0 && res.ZTDest != uint64(to) {
 			to = identity.Address(res.ZTDest) // REDIRECT sends an EXT_FRAME instead
-			n.sendExtFrame(now, to, 0x04, dst, src, et, payload)
+			n.sendExtFrame(now, to, vl2wire.ExtFrameFlags(vl2wire.SubtypeRedirectOutbound), dst, src, et, payload)
 			return
 		}
 		n.pushCredentialsIfNeeded(now, to, false)
@@ -389,9 +389,9 @@ func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et u
 		return res, false
 	}
 	if res.CC != 0 && !noTee {
-		flags := uint8(0x02)
+		flags := vl2wire.ExtFrameFlags(vl2wire.SubtypeTeeOutbound)
 		if res.CCWatch {
-			flags = 0x16
+			flags = vl2wire.ExtFrameFlags(vl2wire.SubtypeWatchOutbound)
 		}
 		n.sendExtFrame(n.s.now(), identity.Address(res.CC), flags, dst, src, et, payload[:min(len(payload), res.CCLength)])
 	}
@@ -437,9 +437,9 @@ func (n *Network) evalInboundLocked(from identity.Address, src, dst vl2wire.MAC,
 // and turns the result into 0 drop, 1 accept, 2 super-accept.
 func (n *Network) inboundVerdict(res rules.Result, src, dst vl2wire.MAC, et uint16, payload []byte) int {
 	if res.CC != 0 {
-		flags := uint8(0x08)
+		flags := vl2wire.ExtFrameFlags(vl2wire.SubtypeTeeInbound)
 		if res.CCWatch {
-			flags = 0x1c
+			flags = vl2wire.ExtFrameFlags(vl2wire.SubtypeWatchInbound)
 		}
 		n.sendExtFrame(n.s.now(), identity.Address(res.CC), flags, dst, src, et, payload[:min(len(payload), res.CCLength)])
 	}
@@ -449,7 +449,7 @@ func (n *Network) inboundVerdict(res rules.Result, src, dst vl2wire.MAC, et uint
 	case rules.SuperAccept:
 		return 2
 	case rules.Redirect:
-		n.sendExtFrame(n.s.now(), identity.Address(res.ZTDest), 0x0a, dst, src, et, payload)
+		n.sendExtFrame(n.s.now(), identity.Address(res.ZTDest), vl2wire.ExtFrameFlags(vl2wire.SubtypeRedirectInbound), dst, src, et, payload)
 	}
 	return 0
 }

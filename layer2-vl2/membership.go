@@ -207,7 +207,7 @@ func (n *Network) addRevocation(now int64, from identity.Address, r *vl2wire.Rev
 	if len(forward) > 0 {
 		payload := vl2wire.AppendNetworkCredentials(nil, nil, nil, nil, []*vl2wire.Revocation{r}, nil)
 		for _, a := range forward {
-			n.s.send(a, 0x0a, payload, true)
+			n.s.send(a, wire.VerbNETWORK_CREDENTIALS, payload, true)
 		}
 	}
 	return fresh
@@ -230,7 +230,7 @@ func (n *Network) pushCredentialsIfNeeded(now int64, to identity.Address, force 
 	c := n.config
 	payload := vl2wire.AppendNetworkCredentials(nil, []*vl2wire.COM{c.COM}, c.Capabilities, c.Tags, nil, c.COOs)
 	n.mu.Unlock()
-	n.s.send(to, 0x0a, payload, true)
+	n.s.send(to, wire.VerbNETWORK_CREDENTIALS, payload, true)
 }
 
 // peerRequestedCredentials answers ERROR(NEED_MEMBERSHIP_CERTIFICATE).

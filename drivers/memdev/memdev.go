@@ -4,7 +4,8 @@
 // It also records the addresses and routes its owner applies, like a tap
 // whose interface configuration a test can inspect.
 //
-// It satisfies vl2.FrameDevice with plain types and imports no layer.
+// It satisfies vl2.FrameDevice with plain types and imports no layer, so
+// the VL2 test harness (layer2-vl2/vl2test) uses it too.
 package memdev
 
 import (

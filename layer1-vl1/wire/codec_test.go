@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ztgo/ztgo/internal/testutil"
+	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 )
 
@@ -38,7 +39,7 @@ func TestHelloVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	if h.Timestamp != v.Timestamp || h.PlanetID != v.PlanetID || h.PlanetTimestamp != v.PlanetTimestamp ||
-		FormatAddrPort(h.PhysicalDestination) != v.PhysicalDestination || h.ProtocolVersion != 12 ||
+		transport.FormatAddrPort(h.PhysicalDestination) != v.PhysicalDestination || h.ProtocolVersion != 12 ||
 		IdxPayload+h.MoonSection != v.CryptFieldOffset || h.CryptOffset() != h.MoonSection {
 		t.Errorf("HELLO fields: %+v", h)
 	}
@@ -75,7 +76,7 @@ func TestHelloVector(t *testing.T) {
 	o := m.(*OK)
 	okh, isHello := o.Reply.(*OKHello)
 	if o.InReVerb != VerbHELLO || o.InReID != plain.ID() || !isHello ||
-		FormatAddrPort(okh.PhysicalSource) != v.OKReportedAddress || okh.Timestamp != v.Timestamp {
+		transport.FormatAddrPort(okh.PhysicalSource) != v.OKReportedAddress || okh.Timestamp != v.Timestamp {
 		t.Errorf("OK(HELLO) = %+v %+v", o, okh)
 	}
 	if got := o.AppendPayload(nil); !bytes.Equal(got, testutil.Hex(t, v.OKPlain)[IdxPayload:]) {
@@ -203,7 +204,7 @@ func TestInetAddressVectors(t *testing.T) {
 		var ap netip.AddrPort
 		if tv.Address != "" {
 			var err error
-			if ap, err = ParseAddrPort(tv.Address); err != nil {
+			if ap, err = transport.ParseAddrPort(tv.Address); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-
-	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 // ErrInetAddress is wrapped by InetAddress decoding failures.
@@ -86,9 +84,3 @@ func ReadInetAddress(b []byte) (netip.AddrPort, int, error) {
 	}
 	return netip.AddrPort{}, 0, fmt.Errorf("%w: unknown type %d", ErrInetAddress, b[0])
 }
-
-// FormatAddrPort prints an address the way ZeroTier does: ip/port.
-func FormatAddrPort(ap netip.AddrPort) string { return transport.FormatAddrPort(ap) }
-
-// ParseAddrPort reads ZeroTier's ip/port form (and also ip:port / [ip]:port).
-func ParseAddrPort(s string) (netip.AddrPort, error) { return transport.ParseAddrPort(s) }

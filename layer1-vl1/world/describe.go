@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 // Describe is a human-readable account of the world, for `ztgo world show`.
@@ -25,7 +25,7 @@ func (w *World) Describe() string {
 	for _, r := range w.Roots {
 		eps := make([]string, len(r.StableEndpoints))
 		for i, ep := range r.StableEndpoints {
-			eps[i] = wire.FormatAddrPort(ep)
+			eps[i] = transport.FormatAddrPort(ep)
 		}
 		fmt.Fprintf(&b, "  %s  %s\n", r.Identity.Address(), strings.Join(eps, " "))
 	}

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
-	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
 // KeyPair is a world signing key: a C25519 public key and its secret.
@@ -104,7 +104,7 @@ func (s *Spec) Build(timestamp uint64, key *KeyPair) (*World, error) {
 			return nil, fmt.Errorf("world JSON: root %d has %d endpoints (at most %d)", i, len(r.StableEndpoints), MaxStableEndpoints)
 		}
 		for _, e := range r.StableEndpoints {
-			ap, err := wire.ParseAddrPort(e)
+			ap, err := transport.ParseAddrPort(e)
 			if err != nil {
 				return nil, fmt.Errorf("world JSON: root %d endpoint %q: want ip/port", i, e)
 			}

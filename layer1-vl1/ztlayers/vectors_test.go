@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/ztgo/ztgo/internal/testutil"
+	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
@@ -100,7 +101,7 @@ func TestHelloVector(t *testing.T) {
 		t.Errorf("HELLO identity %v, packet source %v", got, pkt.Source)
 	}
 	if hello.ProtocolVersion != wire.ProtocolVersion || hello.Timestamp != 1700000000000 ||
-		wire.FormatAddrPort(hello.PhysicalDestination) != "198.51.100.7/9993" {
+		transport.FormatAddrPort(hello.PhysicalDestination) != "198.51.100.7/9993" {
 		t.Errorf("HELLO: %+v", hello)
 	}
 	if len(verb.LayerContents()) != len(d)-wire.HeaderLength || len(verb.LayerPayload()) != 0 {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
 // The controller reads rule fields leniently (OSUtils::jsonInt, jsonBool,
@@ -54,7 +56,7 @@ func jsonInt(v any, dfl uint64) uint64 {
 	case uint64:
 		return x
 	case string:
-		return strtoull(x, 10)
+		return vl2wire.Strtoull(x, 10)
 	case bool:
 		if x {
 			return 1
@@ -124,56 +126,7 @@ func jsonString(v any, dfl string) string {
 }
 
 // hexStrToU64 is Utils::hexStrToU64 (strtoull base 16).
-func hexStrToU64(s string) uint64 { return strtoull(s, 16) }
-
-// strtoull is C's strtoull for base 10 or 16: leading white space, an
-// optional sign (a minus negates modulo 2^64), an optional 0x for base 16,
-// then as many digits as there are; overflow saturates.
-func strtoull(s string, base uint64) uint64 {
-	i := 0
-	for i < len(s) && strings.IndexByte(" \t\n\v\f\r", s[i]) >= 0 {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	if base == 16 && i+2 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && hexDigit(s[i+2]) >= 0 {
-		i += 2
-	}
-	var v uint64
-	overflow := false
-	for ; i < len(s); i++ {
-		d := hexDigit(s[i])
-		if d < 0 || uint64(d) >= base {
-			break
-		}
-		if v > (math.MaxUint64-uint64(d))/base {
-			overflow = true
-		}
-		v = v*base + uint64(d)
-	}
-	if overflow {
-		return math.MaxUint64
-	}
-	if neg {
-		return -v
-	}
-	return v
-}
-
-func hexDigit(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
+func hexStrToU64(s string) uint64 { return vl2wire.Strtoull(s, 16) }
 
 // macFromString is the controller's MAC reading: '-' and ':' removed
 // (Utils::cleanMac), then Utils::unhex: characters taken in pairs, a
@@ -186,7 +139,7 @@ func macFromString(s string) uint64 {
 		if hi == 0 || lo == 0 {
 			break
 		}
-		mac[n] = byte(max(hexDigit(hi), 0)<<4 | max(hexDigit(lo), 0))
+		mac[n] = byte(max(vl2wire.HexDigit(hi), 0)<<4 | max(vl2wire.HexDigit(lo), 0))
 	}
 	return uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 |
 		uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])
@@ -215,7 +168,7 @@ func inetFromString(s string) (fam inetFamily, ip netip.Addr, port uint16) {
 	addr := s
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		addr = s[:i]
-		port = uint16(strtoull(s[i+1:], 10))
+		port = uint16(vl2wire.Strtoull(s[i+1:], 10))
 	}
 	switch {
 	case strings.IndexByte(addr, ':') >= 0:

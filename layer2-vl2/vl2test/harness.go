@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ztgo/ztgo/drivers/memdev"
 	"github.com/ztgo/ztgo/layer0-transport/memnet"
 	"github.com/ztgo/ztgo/layer1-vl1/vl1test"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
@@ -21,7 +22,7 @@ type Member struct {
 	Controller *controller.Controller // nil unless made with AddController
 
 	mu      sync.Mutex
-	devices map[uint64]*Device
+	devices map[uint64]*memdev.Device
 }
 
 // Harness is a VL1 harness whose nodes all run VL2.
@@ -41,7 +42,7 @@ func New(tb testing.TB, opts vl1test.Options) *Harness {
 }
 
 func (h *Harness) attach(n *vl1test.Node) *Member {
-	m := &Member{Node: n, devices: map[uint64]*Device{}}
+	m := &Member{Node: n, devices: map[uint64]*memdev.Device{}}
 	m.Switch = vl2.New(vl2.Config{Node: n.Node, OnChange: m.apply})
 	h.Members = append(h.Members, m)
 	return m
@@ -107,8 +108,9 @@ func (h *Harness) StartController(m *Member, dir string) {
 }
 
 // Join joins a network with an in-memory device and returns the device.
-func (m *Member) Join(nwid uint64) *Device {
-	d := newDevice(m.Name)
+// Frames from the "OS" go in through Send; nothing reads the device.
+func (m *Member) Join(nwid uint64) *memdev.Device {
+	d := memdev.New(m.Name, 2800)
 	m.mu.Lock()
 	m.devices[nwid] = d
 	m.mu.Unlock()
@@ -119,7 +121,7 @@ func (m *Member) Join(nwid uint64) *Device {
 }
 
 // Device returns the device of a joined network.
-func (m *Member) Device(nwid uint64) *Device {
+func (m *Member) Device(nwid uint64) *memdev.Device {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.devices[nwid]

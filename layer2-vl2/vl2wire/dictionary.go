@@ -2,7 +2,6 @@ package vl2wire
 
 import (
 	"bytes"
-	"math"
 )
 
 // DictEntry is one key=value line of a Dictionary. Value is unescaped.
@@ -153,7 +152,7 @@ func (d Dictionary) GetUint64(key string) (uint64, bool) {
 	if !ok || len(v) == 0 {
 		return 0, false
 	}
-	return parseHexLikeStrtoull(v[:min(len(v), dictNumberMax)]), true
+	return Strtoull(v[:min(len(v), dictNumberMax)], 16), true
 }
 
 // GetBool is true when the value starts with '1', 't' or 'T'; ok is false
@@ -164,48 +163,6 @@ func (d Dictionary) GetBool(key string) (value, ok bool) {
 		return false, false
 	}
 	return len(v) > 0 && (v[0] == '1' || v[0] == 't' || v[0] == 'T'), true
-}
-
-func parseHexLikeStrtoull(s []byte) uint64 {
-	i := 0
-	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	if i+2 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && hexDigit(s[i+2]) >= 0 {
-		i += 2
-	}
-	var v uint64
-	overflow := false
-	for ; i < len(s) && hexDigit(s[i]) >= 0; i++ {
-		if v > math.MaxUint64>>4 {
-			overflow = true
-		}
-		v = v<<4 | uint64(hexDigit(s[i]))
-	}
-	if overflow {
-		return math.MaxUint64
-	}
-	if neg {
-		return -v
-	}
-	return v
-}
-
-func hexDigit(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }
 
 // Add appends key=value.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
@@ -32,15 +33,15 @@ func describe(rec *Record, msg wire.Message) {
 		f["addresses"] = addrs
 		text = strings.Join(addrs, " ")
 	case *wire.Rendezvous:
-		f["with"], f["endpoint"] = m.With.String(), wire.FormatAddrPort(m.Endpoint)
-		text = fmt.Sprintf("with %s at %s", m.With, wire.FormatAddrPort(m.Endpoint))
+		f["with"], f["endpoint"] = m.With.String(), transport.FormatAddrPort(m.Endpoint)
+		text = fmt.Sprintf("with %s at %s", m.With, transport.FormatAddrPort(m.Endpoint))
 	case *wire.Echo:
 		f["length"] = len(m.Data)
 		text = fmt.Sprintf("%d bytes", len(m.Data))
 	case *wire.PushDirectPaths:
 		paths := make([]string, 0, len(m.Paths))
 		for _, p := range m.Paths {
-			s := wire.FormatAddrPort(p.Endpoint)
+			s := transport.FormatAddrPort(p.Endpoint)
 			if p.Flags&wire.PathFlagForget != 0 {
 				s += " (forget)"
 			}
@@ -73,8 +74,8 @@ func describeHello(m *wire.Hello, f map[string]any) string {
 	f["identity"] = m.Identity.String()
 	text := fmt.Sprintf("proto %d ver %d.%d.%d id %s", m.ProtocolVersion, m.Major, m.Minor, m.Revision, m.Identity.Address())
 	if m.HasDestination {
-		f["physical_destination"] = wire.FormatAddrPort(m.PhysicalDestination)
-		text += " to " + wire.FormatAddrPort(m.PhysicalDestination)
+		f["physical_destination"] = transport.FormatAddrPort(m.PhysicalDestination)
+		text += " to " + transport.FormatAddrPort(m.PhysicalDestination)
 	}
 	if m.HasWorld {
 		f["planet_id"], f["planet_timestamp"] = m.PlanetID, m.PlanetTimestamp
@@ -101,8 +102,8 @@ func describeOK(rec *Record, m *wire.OK, f map[string]any) string {
 		f["timestamp"] = r.Timestamp
 		text += fmt.Sprintf(" proto %d ver %d.%d.%d", r.ProtocolVersion, r.Major, r.Minor, r.Revision)
 		if r.HasSource {
-			f["physical_source"] = wire.FormatAddrPort(r.PhysicalSource)
-			text += " sees " + wire.FormatAddrPort(r.PhysicalSource)
+			f["physical_source"] = transport.FormatAddrPort(r.PhysicalSource)
+			text += " sees " + transport.FormatAddrPort(r.PhysicalSource)
 		}
 		if len(rec.Worlds) > 0 {
 			f["worlds"] = rec.Worlds
