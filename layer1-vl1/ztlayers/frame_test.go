@@ -265,6 +265,9 @@ func TestCompressedEnvelope(t *testing.T) {
 		!bytes.Equal(um.Data, want.Data) || !bytes.Equal(verb.Contents, env) {
 		t.Fatalf("compressed USER_MESSAGE: %+v", verb)
 	}
+	if !bytes.Equal(verb.MessagePayload(), plain.Payload()) {
+		t.Errorf("MessagePayload %x, want the decompressed payload %x", verb.MessagePayload(), plain.Payload())
+	}
 	// Unchanged: the compressed bytes as 1.14.1 made them.
 	reserialize(t, p, env)
 

@@ -61,6 +61,8 @@ type Verb struct {
 	raw       []byte
 	reencoded []byte
 	encodeBuf []byte
+	// message is the whole verb payload Message was decoded from.
+	message []byte
 }
 
 // LayerType is LayerTypeZeroTierVerb.
@@ -84,7 +86,7 @@ var zeroHeader [wire.HeaderLength]byte
 func (v *Verb) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
 	v.BaseLayer = layers.BaseLayer{}
 	v.Message, v.Frame = nil, FrameHeader{}
-	v.wireEnvelope, v.plain, v.raw, v.reencoded = nil, nil, nil, nil
+	v.wireEnvelope, v.plain, v.raw, v.reencoded, v.message = nil, nil, nil, nil, nil
 	if len(data) == 0 {
 		df.SetTruncated()
 		return fmt.Errorf("decode ZeroTier verb: empty envelope")
@@ -109,7 +111,7 @@ func (v *Verb) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
 	if err != nil {
 		return fmt.Errorf("decode ZeroTier verb %v: %w", v.Verb, err)
 	}
-	v.Message = m
+	v.Message, v.message = m, payload
 	header := len(payload) // all of it, unless Ethernet data follows
 	if isFrameVerb(v.Verb) {
 		if header, err = v.Frame.decode(v.Verb, payload); err != nil {
@@ -128,6 +130,12 @@ func (v *Verb) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
 	}
 	return nil
 }
+
+// MessagePayload is the verb's whole payload, decompressed, as Message was
+// decoded from it: for a frame verb the Frame header and the Ethernet data
+// together. It points into the decoded bytes, or into the layer's
+// decompressed copy (see Verb).
+func (v *Verb) MessagePayload() []byte { return v.message }
 
 // SerializeTo writes the envelope in front of whatever b holds.
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	"github.com/ztgo/ztgo/layer1-vl1/ztlayers"
 )
 
 // ErrNotCapture is returned for input that is neither pcap nor pcapng.
@@ -42,6 +44,14 @@ type Decoder struct {
 	start     time.Time
 	started   bool
 	sum       Summary
+
+	// parser decodes each UDP payload into the ZeroTier layers below.
+	parser  *gopacket.DecodingLayerParser
+	cls     ztlayers.Classifier
+	pkt     ztlayers.Packet
+	frag    ztlayers.Fragment
+	payload gopacket.Payload
+	chunk   gopacket.Fragment
 }
 
 // flowKey separates reassembly per underlay direction: a root relays the
@@ -65,6 +75,8 @@ func NewDecoder(opts Options) *Decoder {
 		flows:     map[flowKey]*flowState{},
 		sum:       Summary{Verbs: map[string]int{}},
 	}
+	d.parser = gopacket.NewDecodingLayerParser(ztlayers.LayerTypeZeroTier, &d.cls, &d.pkt, &d.frag, &d.payload, &d.chunk)
+	d.parser.IgnoreUnsupported = true // a clear-text envelope is decoded after its MAC
 	ports := opts.Ports
 	if len(ports) == 0 {
 		ports = []uint16{wire.DefaultPort}
@@ -152,17 +164,19 @@ func (d *Decoder) frame(rec *Record, link layers.LinkType, data []byte, emit fun
 	payload := udp.Payload
 	rec.Length = len(payload)
 
+	// The ZeroTier layers say what the datagram is and decode its header.
+	var decoded []gopacket.LayerType
+	_ = d.parser.DecodeLayers(payload, &decoded) // a short datagram is a Payload
 	switch {
-	case wire.IsFragment(payload):
-		d.fragment(rec, payload, emit)
-	case len(payload) >= wire.MinPacketLength:
-		p := wire.Packet(payload)
-		if p.Fragmented() {
-			d.head(rec, p, emit)
+	case slices.Contains(decoded, ztlayers.LayerTypeZeroTierFragment):
+		d.fragment(rec, &d.frag, payload, emit)
+	case slices.Contains(decoded, ztlayers.LayerTypeZeroTierPacket):
+		if d.pkt.Fragmented {
+			d.head(rec, &d.pkt, payload, emit)
 			return
 		}
 		rec.Kind = KindPacket
-		d.packet(rec, bytes.Clone(p), [][]byte{bytes.Clone(payload)})
+		d.packet(rec, bytes.Clone(payload), [][]byte{bytes.Clone(payload)})
 		emit(rec)
 	default:
 		rec.Note = fmt.Sprintf("%d-byte datagram (not a ZeroTier packet)", len(payload))
@@ -203,35 +217,39 @@ func (d *Decoder) flow(rec *Record) *flowState {
 	return fs
 }
 
-func (d *Decoder) head(rec *Record, p wire.Packet, emit func(*Record)) {
+func (d *Decoder) head(rec *Record, h *ztlayers.Packet, datagram []byte, emit func(*Record)) {
 	rec.Kind = KindHead
-	rec.Source, rec.Destination, rec.PacketID = p.Source(), p.Destination(), p.ID()
-	rec.Hops, rec.Cipher = p.Hops(), p.Cipher()
+	header(rec, h)
 	rec.Text = "head of a fragmented packet"
 	fs := d.flow(rec)
-	fs.remember(rec, p)
+	fs.remember(rec, datagram)
 	emit(rec)
-	if whole, ok := fs.r.AddHead(nil, p); ok {
+	if whole, ok := fs.r.AddHead(nil, wire.Packet(datagram)); ok {
 		d.reassembled(rec, fs, whole, emit)
 	}
 	d.prune(fs, emit)
 }
 
-func (d *Decoder) fragment(rec *Record, payload []byte, emit func(*Record)) {
+// header copies a packet header's fields to rec.
+func header(rec *Record, h *ztlayers.Packet) {
+	rec.Source, rec.Destination, rec.PacketID = h.Source, h.Destination, h.PacketID
+	rec.Hops, rec.Cipher = int(h.Hops), h.Cipher
+}
+
+func (d *Decoder) fragment(rec *Record, f *ztlayers.Fragment, datagram []byte, emit func(*Record)) {
 	rec.Kind = KindFragment
 	d.sum.Fragments++
-	f, err := wire.ParseFragment(payload)
-	if err != nil {
-		rec.Err = err.Error()
+	if !f.Valid() {
+		rec.Err = fmt.Sprintf("%v: fragment %d of %d", wire.ErrBadFragment, f.Number, f.Total)
 		emit(rec)
 		return
 	}
-	rec.Destination, rec.PacketID = f.Destination(), f.PacketID()
-	rec.FragmentNumber, rec.FragmentTotal, rec.Hops = f.Number(), f.Total(), f.Hops()
+	rec.Destination, rec.PacketID = f.Destination, f.PacketID
+	rec.FragmentNumber, rec.FragmentTotal, rec.Hops = int(f.Number), int(f.Total), int(f.Hops&7)
 	fs := d.flow(rec)
-	fs.remember(rec, payload)
+	fs.remember(rec, datagram)
 	emit(rec)
-	if whole, ok := fs.r.AddFragment(nil, f); ok {
+	if whole, ok := fs.r.AddFragment(nil, wire.Fragment(datagram)); ok {
 		d.reassembled(rec, fs, whole, emit)
 	}
 	d.prune(fs, emit)

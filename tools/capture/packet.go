@@ -4,30 +4,43 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/gopacket/gopacket"
+
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
+	"github.com/ztgo/ztgo/layer1-vl1/ztlayers"
 )
 
 // packet authenticates and decodes one whole packet (owned by the caller's
 // record from here on) and counts it in exactly one of authenticated, no_key
 // and failed.
-func (d *Decoder) packet(rec *Record, p wire.Packet, datagrams [][]byte) {
+func (d *Decoder) packet(rec *Record, raw []byte, datagrams [][]byte) {
 	d.sum.Packets++
+	p := wire.Packet(raw)
 	rec.wire, rec.datagrams = p, datagrams
-	rec.Source, rec.Destination, rec.PacketID = p.Source(), p.Destination(), p.ID()
-	rec.Hops, rec.Cipher = p.Hops(), p.Cipher()
+	var h ztlayers.Packet
+	if err := h.DecodeFromBytes(raw, gopacket.NilDecodeFeedback); err != nil {
+		rec.Verdict, rec.Err = VerdictBad, err.Error() // reassembled too short
+		d.sum.Failed++
+		return
+	}
+	header(rec, &h)
 
-	// A HELLO carries its sender's identity in clear text: use it to find
-	// the key, and keep it only if the MAC then verifies.
+	// A clear-text envelope can be read before its MAC is checked. A HELLO
+	// carries its sender's identity: use it to find the key, and keep it
+	// only if the MAC then verifies.
+	var clear ztlayers.Verb
+	var clearErr error
 	var claimed *identity.Identity
-	if p.Cipher() == wire.SuitePoly1305None && p.Verb() == wire.VerbHELLO {
-		if h, err := wire.ParseHello(p.Payload()); err == nil && h.Identity.Address() == p.Source() {
-			claimed = h.Identity
+	if h.Cipher == wire.SuitePoly1305None {
+		clearErr = clear.DecodeFromBytes(h.Payload, gopacket.NilDecodeFeedback)
+		if hello, ok := clear.Message.(*wire.Hello); ok && clearErr == nil && hello.Identity.Address() == h.Source {
+			claimed = hello.Identity
 		}
 	}
 
-	if p.Cipher() == wire.SuiteTrustedPath {
+	if h.Cipher == wire.SuiteTrustedPath {
 		// No MAC to check: readable, but not authenticated by anything.
 		rec.Verdict = VerdictTrusted
 		d.sum.NoKey++
@@ -36,14 +49,14 @@ func (d *Decoder) packet(rec *Record, p wire.Packet, datagrams [][]byte) {
 		}
 		return
 	}
-	keys := d.keysFor(p.Source(), p.Destination(), claimed)
+	keys := d.keysFor(h.Source, h.Destination, claimed)
 	if keys == nil {
 		rec.Verdict = VerdictNoKey
 		d.sum.NoKey++
-		if p.Cipher() == wire.SuitePoly1305None {
-			rec.Verb, rec.HasVerb = p.Verb(), true
-			if msg, err := wire.ParsePayload(p.Verb(), p.Payload()); err == nil {
-				describe(rec, msg)
+		if h.Cipher == wire.SuitePoly1305None {
+			rec.Verb, rec.HasVerb = clear.Verb, true
+			if clearErr == nil {
+				describe(rec, clear.Message)
 			}
 		}
 		return
@@ -70,21 +83,20 @@ func (d *Decoder) packet(rec *Record, p wire.Packet, datagrams [][]byte) {
 
 func clone(p wire.Packet) wire.Packet { return wire.Packet(bytes.Clone(p)) }
 
-// decode decompresses, parses and interprets a dearmored packet, and counts
-// its verb.
+// decode decodes a dearmored packet's envelope with the verb layer (which
+// decompresses it), interprets it, and counts its verb.
 func (d *Decoder) decode(rec *Record, plain wire.Packet, keys *wire.Keys) error {
-	rec.Verb, rec.HasVerb, rec.Compressed = plain.Verb(), true, plain.Compressed()
-	full, err := wire.Decompress(nil, plain)
+	var v ztlayers.Verb
+	err := v.DecodeFromBytes(plain[wire.HeaderLength:], gopacket.NilDecodeFeedback)
+	rec.Verb, rec.HasVerb, rec.Compressed = v.Verb, true, v.Compressed
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
-	rec.plain = full
-	msg, err := wire.ParsePayload(full.Verb(), full.Payload())
-	if err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	rec.message = msg
-	if err := d.interpret(rec, full, msg, keys); err != nil {
+	// The packet as its receiver sees it: the verb byte without the
+	// compression flag, then the decompressed payload.
+	full := wire.Packet(append(append(plain[:wire.IdxVerb:wire.IdxVerb], byte(v.Verb)|v.Unused), v.MessagePayload()...))
+	rec.plain, rec.message = full, v.Message
+	if err := d.interpret(rec, full, v.Message, keys); err != nil {
 		return err
 	}
 	d.sum.Verbs[rec.Verb.String()]++

@@ -5,7 +5,10 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gopacket/gopacket"
+
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2layers"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
@@ -15,7 +18,8 @@ func describeVL2(rec *Record, m *wire.VL2, f map[string]any) string {
 	if m.HasNetworkID {
 		f["network_id"] = hex64(m.NetworkID)
 	}
-	msg, err := vl2wire.Parse(m.V, m.AppendPayload(nil))
+	lt, ok := vl2layers.LayerTypeOf(m.V)
+	msg, err := decodeVL2(lt, ok, m, fmt.Sprintf("verb %v", m.V))
 	if err != nil {
 		rec.Err = err.Error()
 		return outerVL2(m)
@@ -81,7 +85,8 @@ func describeVL2Reply(rec *Record, inRe wire.Verb, m *wire.VL2, f map[string]any
 	if m.HasNetworkID {
 		f["network_id"] = hex64(m.NetworkID)
 	}
-	msg, err := vl2wire.ParseOKBody(inRe, m.AppendPayload(nil))
+	lt, ok := vl2layers.OKLayerTypeOf(inRe)
+	msg, err := decodeVL2(lt, ok, m, fmt.Sprintf("no OK body for %v", inRe))
 	if err != nil {
 		rec.Err = err.Error()
 		return outerVL2(m)
@@ -99,6 +104,19 @@ func describeVL2Reply(rec *Record, inRe wire.Verb, m *wire.VL2, f map[string]any
 		return "nwid " + hex64(v.NetworkID)
 	}
 	return outerVL2(m)
+}
+
+// decodeVL2 decodes a VL2 payload or OK body with its layer, lt, if the
+// verb has one (ok); otherwise the error names what has none.
+func decodeVL2(lt gopacket.LayerType, ok bool, m *wire.VL2, none string) (wire.Message, error) {
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", vl2wire.ErrNotVL2, none)
+	}
+	l, err := vl2layers.Decode(lt, m.AppendPayload(nil))
+	if err != nil {
+		return nil, err
+	}
+	return l.WireMessage(), nil
 }
 
 func describeChunk(c *vl2wire.ConfigChunk, f map[string]any) string {
