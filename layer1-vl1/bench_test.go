@@ -19,6 +19,8 @@ import (
 type countingUpper struct{ n atomic.Uint64 }
 
 func (c *countingUpper) HandleVL2(vl1.Inbound) bool { c.n.Add(1); return true }
+func (c *countingUpper) Tick(time.Time) time.Time   { return time.Time{} }
+func (c *countingUpper) FlushVL2()                  {}
 
 // pair is two public nodes with a direct path, and b's upper layer.
 func pair(tb testing.TB) (*vl1test.Harness, *vl1test.Node, *vl1test.Node, *countingUpper) {

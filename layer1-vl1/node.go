@@ -40,12 +40,21 @@ type Inbound struct {
 	Payload  []byte
 }
 
-// Upper receives the verbs VL1 does not own. It returns true when the
-// packet was accepted for a network shared with the sender: a
-// trust-established packet (vl1.md §7.13), which lets the path relay and
-// makes the node push its direct paths.
+// Upper is the layer above VL1 (VL2's switch), installed with SetUpper or
+// Config.Upper: VL1 hands it the verbs VL1 does not own, runs its timers
+// and tells it when a received batch ends.
 type Upper interface {
+	// HandleVL2 takes a verb VL1 does not own. It returns true when the
+	// packet was accepted for a network shared with the sender: a
+	// trust-established packet (vl1.md §7.13), which lets the path relay
+	// and makes the node push its direct paths.
 	HandleVL2(in Inbound) (trusted bool)
+	// Tick runs the upper layer's timers from the node's Tick and returns
+	// when it wants to run again; the zero time means no sooner than VL1.
+	Tick(now time.Time) (next time.Time)
+	// FlushVL2 is called after a run of HandleVL2 calls (a received batch),
+	// so that the frames for a device can go out in one write.
+	FlushVL2()
 }
 
 // Config is what a Node is made from.
@@ -247,8 +256,8 @@ func (n *Node) Tick() time.Time {
 	n.handOver(now, upper, ds)
 	n.flushUpper()
 	nt := time.UnixMilli(next)
-	if t, ok := upper.(Ticker); ok {
-		if un := t.Tick(time.UnixMilli(now)); un.Before(nt) {
+	if upper != nil {
+		if un := upper.Tick(time.UnixMilli(now)); !un.IsZero() && un.Before(nt) {
 			nt = un
 		}
 	}

@@ -291,9 +291,10 @@ func (n *Node) RequestWhois(a identity.Address) {
 	}
 }
 
-// SetUpper installs the layer that receives VL2 verbs. The upper layer is
-// usually made after the node (it sends through it), hence a setter. If it
-// also implements Ticker, Tick runs it with the node's timers.
+// SetUpper installs the layer above: it receives VL2 verbs, its timers run
+// with the node's Tick, and it is flushed after each received batch. The
+// upper layer is usually made after the node (it sends through it), hence
+// a setter; whoever makes both wires them (package node, the harnesses).
 func (n *Node) SetUpper(u Upper) {
 	n.upper.Store(&upperBox{u})
 }
@@ -308,21 +309,9 @@ func (n *Node) getUpper() Upper {
 	return nil
 }
 
-// Ticker is implemented by upper layers with timers of their own.
-type Ticker interface {
-	Tick(now time.Time) (next time.Time)
-}
-
-// Flusher is implemented by upper layers that batch their work: VL1 calls
-// FlushVL2 after a run of HandleVL2 calls (a received batch), so that the
-// frames for a device can go out in one write.
-type Flusher interface {
-	FlushVL2()
-}
-
 func (n *Node) flushUpper() {
-	if f, ok := n.getUpper().(Flusher); ok {
-		f.FlushVL2()
+	if u := n.getUpper(); u != nil {
+		u.FlushVL2()
 	}
 }
 

@@ -61,7 +61,7 @@ func (s *Switch) handleConfigRequest(in vl1.Inbound) {
 	if c == nil || vl2wire.ControllerOf(req.NetworkID) != s.addr {
 		return // 1.14.1 stays silent for networks it does not control
 	}
-	id := s.node.PeerIdentity(in.From)
+	id := s.link.PeerIdentity(in.From)
 	if id == nil {
 		return
 	}

@@ -5,6 +5,8 @@
 // and a frame device (tap, userspace stack, memory) above.
 //
 // It imports VL1 and its own sub-packages only: never node, drivers or cli.
+// It reaches the engine through Link, an interface it defines (*vl1.Node
+// satisfies it), and is the engine's vl1.Upper; package node wires the two.
 // Devices are reached through FrameDevice, which any driver satisfies with
 // plain types, so drivers need not import this package.
 package vl2

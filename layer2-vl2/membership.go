@@ -60,7 +60,7 @@ func (n *Network) gateLocked(a identity.Address) bool {
 		return false
 	}
 	if m.agreedMine != n.config.COM || m.agreedTheirs != m.com {
-		id := n.s.node.PeerIdentity(a)
+		id := n.s.link.PeerIdentity(a)
 		if id == nil {
 			return false
 		}
@@ -71,9 +71,9 @@ func (n *Network) gateLocked(a identity.Address) bool {
 
 func (n *Network) controllerIdentity() *identity.Identity {
 	ctl := vl2wire.ControllerOf(n.id)
-	id := n.s.node.PeerIdentity(ctl)
+	id := n.s.link.PeerIdentity(ctl)
 	if id == nil {
-		n.s.node.RequestWhois(ctl)
+		n.s.link.RequestWhois(ctl)
 	}
 	return id
 }
@@ -121,7 +121,7 @@ func (n *Network) addTag(t *vl2wire.Tag) bool {
 }
 
 func (n *Network) addCapability(c *vl2wire.Capability) bool {
-	if c.NetworkID != n.id || !c.Verify(n.s.node.PeerIdentity) {
+	if c.NetworkID != n.id || !c.Verify(n.s.link.PeerIdentity) {
 		return false
 	}
 	n.mu.Lock()

@@ -213,7 +213,7 @@ func (n *Network) announce(now int64, force bool) {
 		}
 	}
 	n.mu.Unlock()
-	targets = append(targets, n.s.node.Upstreams()...)
+	targets = append(targets, n.s.link.Upstreams()...)
 	if len(groups) == 0 {
 		return
 	}
@@ -253,7 +253,7 @@ func (s *Switch) handleLike(now int64, in vl1.Inbound) {
 	if err != nil {
 		return
 	}
-	amRoot := s.node.IsRoot()
+	amRoot := s.link.IsRoot()
 	s.mu.Lock()
 	ctl := s.controller
 	s.mu.Unlock()
@@ -289,7 +289,7 @@ func (s *Switch) handleGather(now int64, in vl1.Inbound) bool {
 		n.mu.Lock()
 		self = slices.Contains(n.groupsLocked(), g.Group)
 		n.mu.Unlock()
-	case s.node.IsRoot():
+	case s.link.IsRoot():
 	default:
 		s.mu.Lock()
 		ctl := s.controller
@@ -448,7 +448,7 @@ func (n *Network) sendMulticast(now int64, dst, src vl2wire.MAC, et uint16, payl
 		}
 		rp := req.AppendPayload(nil)
 		targets := []identity.Address{vl2wire.ControllerOf(n.id)}
-		if u := n.s.node.BestUpstream(); u != 0 {
+		if u := n.s.link.BestUpstream(); u != 0 {
 			targets = append(targets, u)
 		}
 		for _, t := range slices.Compact(sortAddrs(targets)) {

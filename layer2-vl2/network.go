@@ -223,9 +223,9 @@ func (n *Network) answeredRequest(id uint64) bool {
 // completed a config.
 func (n *Network) handleChunk(now int64, from identity.Address, c *vl2wire.ConfigChunk) (uint64, bool) {
 	ctl := vl2wire.ControllerOf(n.id)
-	ctlID := n.s.node.PeerIdentity(ctl)
+	ctlID := n.s.link.PeerIdentity(ctl)
 	if ctlID == nil {
-		n.s.node.RequestWhois(ctl)
+		n.s.link.RequestWhois(ctl)
 		return 0, false
 	}
 	n.mu.Lock()

@@ -15,7 +15,8 @@ import (
 func TestStrangersRecordsArePruned(t *testing.T) {
 	h := vl1test.New(t, vl1test.Options{})
 	node := h.Add("n", 0)
-	s := New(Config{Node: node.Node})
+	s := New(Config{Link: node.Node})
+	node.SetUpper(s)
 	nwid := uint64(0x1122334455000001)
 	nw, err := s.Join(nwid, nil)
 	if err != nil {

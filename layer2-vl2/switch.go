@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
@@ -43,7 +42,7 @@ type Store interface {
 
 // Config is what a Switch is made from.
 type Config struct {
-	Node       *vl1.Node
+	Link       Link // the VL1 engine (a *vl1.Node)
 	Logger     *slog.Logger
 	Store      Store
 	Controller Controller
@@ -54,11 +53,12 @@ type Config struct {
 	OS string
 }
 
-// Switch is the VL2 of one node: the networks it has joined. It receives
-// VL2 verbs from the VL1 engine (vl1.Upper) and runs its timers with it
-// (vl1.Ticker).
+// Switch is the VL2 of one node: the networks it has joined. It sends
+// through a Link and implements vl1.Upper: once registered with the engine
+// (vl1.Node.SetUpper) it receives VL2 verbs, runs its timers with the
+// engine's and is flushed after each received batch.
 type Switch struct {
-	node       *vl1.Node
+	link       Link
 	self       *identity.Identity
 	addr       identity.Address
 	log        *slog.Logger
@@ -87,7 +87,7 @@ func (s *Switch) markDirty(n *Network) {
 	s.dirtyMu.Unlock()
 }
 
-// FlushVL2 implements vl1.Flusher: after a received batch, each device
+// FlushVL2 implements vl1.Upper: after a received batch, each device
 // gets the batch's frames in one write.
 func (s *Switch) FlushVL2() {
 	s.dirtyMu.Lock()
@@ -101,12 +101,14 @@ func (s *Switch) FlushVL2() {
 	}
 }
 
-// New makes the switch and installs it as the node's upper layer.
+// New makes the switch on a link. It changes nothing on the link: the
+// caller registers the switch with the engine (vl1.Node.SetUpper) before
+// traffic or timers are to reach it.
 func New(cfg Config) *Switch {
 	s := &Switch{
-		node:       cfg.Node,
-		self:       cfg.Node.Identity(),
-		addr:       cfg.Node.Address(),
+		link:       cfg.Link,
+		self:       cfg.Link.Identity(),
+		addr:       cfg.Link.Address(),
 		log:        cfg.Logger,
 		store:      cfg.Store,
 		controller: cfg.Controller,
@@ -122,7 +124,6 @@ func New(cfg Config) *Switch {
 	if s.os == "" {
 		s.os = "linux/x86_64"
 	}
-	cfg.Node.SetUpper(s)
 	return s
 }
 
@@ -133,7 +134,7 @@ func (s *Switch) SetController(c Controller) {
 	s.mu.Unlock()
 }
 
-func (s *Switch) now() int64 { return s.node.Now().UnixMilli() }
+func (s *Switch) now() int64 { return s.link.Now().UnixMilli() }
 
 // ErrBadNetworkID is returned for network ID 0.
 var ErrBadNetworkID = errors.New("network ID must be 16 hex digits and not 0")
@@ -226,7 +227,7 @@ func (s *Switch) Networks() []*Network {
 	return out
 }
 
-// Tick runs the network timers (config requests, LIKE announcements,
+// Tick implements vl1.Upper: it runs the network timers (config requests, LIKE announcements,
 // multicast housekeeping) every 500 ms at most.
 func (s *Switch) Tick(now time.Time) time.Time {
 	ms := now.UnixMilli()
@@ -253,7 +254,7 @@ func (s *Switch) Tick(now time.Time) time.Time {
 // send is a VL2 send through VL1; errors are logged (the packet is lost as
 // a datagram would be).
 func (s *Switch) send(dst identity.Address, verb wire.Verb, payload []byte, compress bool) uint64 {
-	id, err := s.node.Send(dst, verb, payload, compress)
+	id, err := s.link.Send(dst, verb, payload, compress)
 	if err != nil {
 		s.log.Debug("send failed", "to", dst, "verb", verb, "err", err)
 	}

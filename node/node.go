@@ -24,6 +24,12 @@ import (
 	"github.com/ztgo/ztgo/layer2-vl2/controller"
 )
 
+// The engine is VL2's link and the switch is VL1's upper layer.
+var (
+	_ vl2.Link  = (*vl1.Node)(nil)
+	_ vl1.Upper = (*vl2.Switch)(nil)
+)
+
 // Options configure a node.
 type Options struct {
 	Home   string
@@ -166,7 +172,10 @@ func Open(opts Options) (*Node, error) {
 		udp.Close()
 		return nil, err
 	}
-	n.VL2 = vl2.New(vl2.Config{Node: n.VL1, Logger: log, Store: networkStore{home}, OnChange: n.onNetworkChange})
+	// The layers are wired here, both ways: VL2 sends through VL1 (its
+	// Link), VL1 hands VL2 its verbs, timers and batch flushes (its Upper).
+	n.VL2 = vl2.New(vl2.Config{Link: n.VL1, Logger: log, Store: networkStore{home}, OnChange: n.onNetworkChange})
+	n.VL1.SetUpper(n.VL2)
 	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
 	if err != nil {
 		ln.Close()

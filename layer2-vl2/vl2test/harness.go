@@ -43,7 +43,8 @@ func New(tb testing.TB, opts vl1test.Options) *Harness {
 
 func (h *Harness) attach(n *vl1test.Node) *Member {
 	m := &Member{Node: n, devices: map[uint64]*memdev.Device{}}
-	m.Switch = vl2.New(vl2.Config{Node: n.Node, OnChange: m.apply})
+	m.Switch = vl2.New(vl2.Config{Link: n.Node, OnChange: m.apply})
+	n.Node.SetUpper(m.Switch)
 	h.Members = append(h.Members, m)
 	return m
 }
