@@ -110,6 +110,7 @@ type TCPTunnel struct {
 	mu      sync.Mutex
 	cur     *tunnelConn // nil while down
 	wanted  bool
+	running bool // a loop goroutine is running
 	backoff time.Duration
 	closed  bool
 	stop    chan struct{}
@@ -171,8 +172,11 @@ func (t *TCPTunnel) Want(on bool) {
 	}
 	t.wanted = on
 	if on {
-		t.wg.Add(1)
-		go t.loop()
+		if !t.running { // a loop still waiting out its backoff carries on
+			t.running = true
+			t.wg.Add(1)
+			go t.loop()
+		}
 		return
 	}
 	if t.cur != nil {
@@ -186,6 +190,7 @@ func (t *TCPTunnel) loop() {
 	for {
 		t.mu.Lock()
 		if !t.wanted || t.closed {
+			t.running = false
 			t.mu.Unlock()
 			return
 		}

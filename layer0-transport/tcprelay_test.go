@@ -499,3 +499,36 @@ func TestRelaySurvivesAcceptErrors(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// TestTunnelWantFlap: wanting the tunnel off and on again within the
+// reconnect backoff keeps one connection, and Close still returns.
+func TestTunnelWantFlap(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	srv := &RelayServer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	tun := NewTCPTunnel(ln.Addr().String(), 1, 14, 1, func(netip.AddrPort, []byte) {})
+	tun.Want(true)
+	eventually(t, 5*time.Second, tun.Up)
+	tun.Want(false)
+	eventually(t, 5*time.Second, func() bool { return !tun.Up() && srv.Active() == 0 })
+	tun.Want(true)
+	eventually(t, 5*time.Second, tun.Up)
+	time.Sleep(time.Second) // past the backoff of the first loop
+	if n := srv.Active(); n != 1 {
+		t.Errorf("%d relay connections, want 1", n)
+	}
+	closed := make(chan struct{})
+	go func() { tun.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("Close hangs")
+		cancel()
+		<-closed
+	}
+	cancel()
+	<-served
+}

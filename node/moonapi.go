@@ -108,8 +108,7 @@ func (n *Node) transportCounters() map[string]uint64 {
 		`ztgo_udp_gro_datagrams_total`:               u.GRODatagrams,
 		`ztgo_dropped_total{reason="udp_oversized"}`: u.Oversized,
 	}
-	if n.bind.tcp != nil {
-		t := n.bind.tcp.Stats()
+	if t, ok := n.bind.RelayStats(); ok {
 		c[`ztgo_tcp_relay_sent_total`] = t.Sent
 		c[`ztgo_tcp_relay_connects_total`] = t.Connects
 		c[`ztgo_tcp_relay_write_timeouts_total`] = t.WriteTimeouts

@@ -55,7 +55,7 @@ type Node struct {
 
 	log          *slog.Logger
 	udp          *transport.UDP
-	bind         *fallbackBind
+	bind         *transport.Fallback
 	fns          []transport.ReceiveFunc
 	port         uint16
 	api          *http.Server
@@ -130,29 +130,20 @@ func Open(opts Options) (*Node, error) {
 		uopts.TertiaryPortNumber = uint16(*s.TertiaryPort)
 	}
 	udp := transport.NewUDP(uopts)
-	fns, bound, err := udp.Open(uint16(port))
+	bind, err := transport.NewFallback(udp, fallbackOptions(s, planet))
+	if err != nil {
+		log.Warn("tcpFallbackRelay unusable; no TCP fallback", "err", err)
+		bind, _ = transport.NewFallback(udp, transport.FallbackOptions{})
+	}
+	fns, bound, err := bind.Open(uint16(port))
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another node using port %d? set another with -p)", err, port)
 	}
 	ln, err := net.Listen("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bound).String())
 	if err != nil {
-		udp.Close()
+		bind.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	relay := ""
-	if boolOr(s.AllowTcpFallbackRelay, true) {
-		if s.TcpFallbackRelay != nil {
-			relay = *s.TcpFallbackRelay
-		} else if planet.ID == world.EarthID {
-			relay = defaultTCPRelay
-		}
-	}
-	after := 60 * time.Second
-	if s.TcpFallbackAfterMs != nil && *s.TcpFallbackAfterMs > 0 {
-		after = time.Duration(*s.TcpFallbackAfterMs) * time.Millisecond
-	}
-	bind := newFallbackBind(udp, relay, relay != "" && boolOr(s.ForceTcpRelay, false), after)
-	fns = bind.wrap(fns)
 	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
@@ -169,7 +160,7 @@ func Open(opts Options) (*Node, error) {
 	})
 	if err != nil {
 		ln.Close()
-		udp.Close()
+		bind.Close()
 		return nil, err
 	}
 	// The layers are wired here, both ways: VL2 sends through VL1 (its
@@ -179,7 +170,7 @@ func Open(opts Options) (*Node, error) {
 	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
 	if err != nil {
 		ln.Close()
-		udp.Close()
+		bind.Close()
 		return nil, err
 	}
 	n.VL2.SetController(n.Controller)
