@@ -53,24 +53,24 @@ func (*Hello) Verb() Verb { return VerbHELLO }
 
 // ParseHello decodes a HELLO payload up to the encrypted moon section.
 func ParseHello(payload []byte) (*Hello, error) {
-	r := reader{b: payload, verb: VerbHELLO}
+	r := NewReader(payload, VerbHELLO)
 	h := &Hello{
-		ProtocolVersion: r.u8("protocol version"),
-		Major:           r.u8("major version"),
-		Minor:           r.u8("minor version"),
-		Revision:        r.u16("revision"),
-		Timestamp:       r.u64("timestamp"),
+		ProtocolVersion: r.U8("protocol version"),
+		Major:           r.U8("major version"),
+		Minor:           r.U8("minor version"),
+		Revision:        r.U16("revision"),
+		Timestamp:       r.U64("timestamp"),
 	}
-	h.Identity = r.identity("identity")
-	if r.err == nil && r.left() > 0 {
+	h.Identity = r.Identity("identity")
+	if r.err == nil && r.Left() > 0 {
 		h.HasDestination = true
-		h.PhysicalDestination = r.inetAddress("physical destination")
+		h.PhysicalDestination = r.InetAddress("physical destination")
 	}
-	if r.err == nil && r.left() >= 16 {
+	if r.err == nil && r.Left() >= 16 {
 		h.HasWorld = true
-		h.PlanetID = r.u64("planet ID")
-		h.PlanetTimestamp = r.u64("planet timestamp")
-		if r.left() > 0 {
+		h.PlanetID = r.U64("planet ID")
+		h.PlanetTimestamp = r.U64("planet timestamp")
+		if r.Left() > 0 {
 			h.MoonSection = r.off
 		}
 	}
@@ -82,11 +82,11 @@ func ParseHello(payload []byte) (*Hello, error) {
 
 // DecodeMoons reads the decrypted moon section.
 func (h *Hello) DecodeMoons(section []byte) error {
-	r := reader{b: section, verb: VerbHELLO}
-	n := int(r.u16("moon count"))
+	r := NewReader(section, VerbHELLO)
+	n := int(r.U16("moon count"))
 	h.Moons = h.Moons[:0]
 	for i := 0; i < n && r.err == nil; i++ {
-		h.Moons = append(h.Moons, MoonRef{Type: r.u8("moon type"), ID: r.u64("moon ID"), Timestamp: r.u64("moon timestamp")})
+		h.Moons = append(h.Moons, MoonRef{Type: r.U8("moon type"), ID: r.U64("moon ID"), Timestamp: r.U64("moon timestamp")})
 	}
 	return r.err
 }
@@ -148,21 +148,21 @@ func (*OKHello) Verb() Verb { return VerbHELLO }
 
 // ParseOKHello decodes the body of OK(HELLO) (after in-re verb and ID).
 func ParseOKHello(body []byte) (*OKHello, error) {
-	r := reader{b: body, verb: VerbOK}
+	r := NewReader(body, VerbOK)
 	o := &OKHello{
-		Timestamp:       r.u64("HELLO timestamp"),
-		ProtocolVersion: r.u8("protocol version"),
-		Major:           r.u8("major version"),
-		Minor:           r.u8("minor version"),
-		Revision:        r.u16("revision"),
+		Timestamp:       r.U64("HELLO timestamp"),
+		ProtocolVersion: r.U8("protocol version"),
+		Major:           r.U8("major version"),
+		Minor:           r.U8("minor version"),
+		Revision:        r.U16("revision"),
 	}
-	if r.err == nil && r.left() > 0 {
+	if r.err == nil && r.Left() > 0 {
 		o.HasSource = true
-		o.PhysicalSource = r.inetAddress("physical source")
+		o.PhysicalSource = r.InetAddress("physical source")
 	}
-	if r.err == nil && r.left() >= 2 {
+	if r.err == nil && r.Left() >= 2 {
 		o.HasWorlds = true
-		o.Worlds = r.take(int(r.u16("worlds length")), "worlds")
+		o.Worlds = r.Take(int(r.U16("worlds length")), "worlds")
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -19,12 +19,12 @@ func (*OK) Verb() Verb { return VerbOK }
 
 // ParseOK decodes an OK payload and its verb-specific body.
 func ParseOK(payload []byte) (*OK, error) {
-	r := reader{b: payload, verb: VerbOK}
-	o := &OK{InReVerb: Verb(r.u8("in-re verb") & verbMask), InReID: r.u64("in-re packet ID")}
+	r := NewReader(payload, VerbOK)
+	o := &OK{InReVerb: Verb(r.U8("in-re verb") & verbMask), InReID: r.U64("in-re packet ID")}
 	if r.err != nil {
 		return nil, r.err
 	}
-	body := r.rest()
+	body := r.Rest()
 	var err error
 	switch o.InReVerb {
 	case VerbHELLO:
@@ -63,10 +63,10 @@ func (*OKWhois) Verb() Verb { return VerbWHOIS }
 
 // ParseOKWhois decodes back-to-back public identities.
 func ParseOKWhois(body []byte) (*OKWhois, error) {
-	r := reader{b: body, verb: VerbOK}
+	r := NewReader(body, VerbOK)
 	o := &OKWhois{}
-	for r.err == nil && r.left() > 0 {
-		if id := r.identity("WHOIS identity"); id != nil {
+	for r.err == nil && r.Left() > 0 {
+		if id := r.Identity("WHOIS identity"); id != nil {
 			o.Identities = append(o.Identities, id)
 		}
 	}
@@ -97,16 +97,16 @@ func (*Error) Verb() Verb { return VerbERROR }
 
 // ParseError decodes an ERROR payload.
 func ParseError(payload []byte) (*Error, error) {
-	r := reader{b: payload, verb: VerbERROR}
+	r := NewReader(payload, VerbERROR)
 	e := &Error{
-		InReVerb: Verb(r.u8("in-re verb") & verbMask),
-		InReID:   r.u64("in-re packet ID"),
-		Code:     ErrorCode(r.u8("error code")),
+		InReVerb: Verb(r.U8("in-re verb") & verbMask),
+		InReID:   r.U64("in-re packet ID"),
+		Code:     ErrorCode(r.U8("error code")),
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	e.Body = r.rest()
+	e.Body = r.Rest()
 	return e, nil
 }
 

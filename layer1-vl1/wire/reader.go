@@ -9,32 +9,50 @@ import (
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 )
 
-// ErrMalformed is wrapped by every verb decoding failure.
+// ErrMalformed is wrapped by every verb decoding failure, VL1's and VL2's.
 var ErrMalformed = errors.New("malformed payload")
 
-// reader walks a payload; the first short read records an error and makes
-// every later read return zero values, so decoders check once at the end.
-type reader struct {
-	b    []byte
-	off  int
-	err  error
-	verb Verb
+// Reader walks a payload for the VL1 and VL2 codecs. The first failed read
+// records an error and every later read returns zero values, so decoders
+// check once, at the end. Offsets in messages count from the start of the
+// payload.
+type Reader struct {
+	b   []byte
+	off int
+	err error
+	ctx any // what is being decoded (a Verb, or a name), printed only on failure
 }
 
-func (r *reader) fail(format string, args ...any) {
+// NewReader starts reading b; ctx names what it holds in error messages.
+// A Verb or a constant string costs no allocation.
+func NewReader(b []byte, ctx any) Reader { return Reader{b: b, ctx: ctx} }
+
+// Fail records a decoding error unless one is recorded already.
+func (r *Reader) Fail(format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: %v: %s", ErrMalformed, r.verb, fmt.Sprintf(format, args...))
+		r.err = fmt.Errorf("%w: %v: %s", ErrMalformed, r.ctx, fmt.Sprintf(format, args...))
 	}
 }
 
-func (r *reader) left() int { return len(r.b) - r.off }
+// Err is the first error, or nil.
+func (r *Reader) Err() error { return r.err }
 
-func (r *reader) take(n int, what string) []byte {
+// Off is how many bytes have been read.
+func (r *Reader) Off() int { return r.off }
+
+// Buf is the whole payload, read or not.
+func (r *Reader) Buf() []byte { return r.b }
+
+// Left is how many bytes are left.
+func (r *Reader) Left() int { return len(r.b) - r.off }
+
+// Take returns the next n bytes, aliasing the payload.
+func (r *Reader) Take(n int, what string) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n < 0 || r.left() < n {
-		r.fail("%s truncated (%d of %d bytes at offset %d)", what, max(r.left(), 0), n, r.off)
+	if n < 0 || r.Left() < n {
+		r.Fail("%s truncated (%d of %d bytes at offset %d)", what, max(r.Left(), 0), n, r.off)
 		return nil
 	}
 	b := r.b[r.off : r.off+n]
@@ -42,70 +60,79 @@ func (r *reader) take(n int, what string) []byte {
 	return b
 }
 
-func (r *reader) u8(what string) uint8 {
-	if b := r.take(1, what); b != nil {
+// Skip passes over n bytes.
+func (r *Reader) Skip(n int, what string) { r.Take(n, what) }
+
+func (r *Reader) U8(what string) uint8 {
+	if b := r.Take(1, what); b != nil {
 		return b[0]
 	}
 	return 0
 }
 
-func (r *reader) u16(what string) uint16 {
-	if b := r.take(2, what); b != nil {
+func (r *Reader) U16(what string) uint16 {
+	if b := r.Take(2, what); b != nil {
 		return binary.BigEndian.Uint16(b)
 	}
 	return 0
 }
 
-func (r *reader) u32(what string) uint32 {
-	if b := r.take(4, what); b != nil {
+func (r *Reader) U32(what string) uint32 {
+	if b := r.Take(4, what); b != nil {
 		return binary.BigEndian.Uint32(b)
 	}
 	return 0
 }
 
-func (r *reader) u64(what string) uint64 {
-	if b := r.take(8, what); b != nil {
+func (r *Reader) U64(what string) uint64 {
+	if b := r.Take(8, what); b != nil {
 		return binary.BigEndian.Uint64(b)
 	}
 	return 0
 }
 
-func (r *reader) address(what string) identity.Address {
-	if b := r.take(identity.AddressLength, what); b != nil {
+// Address reads a 5-byte ZeroTier address.
+func (r *Reader) Address(what string) identity.Address {
+	if b := r.Take(identity.AddressLength, what); b != nil {
 		return identity.AddressFromBytes(b)
 	}
 	return 0
 }
 
-func (r *reader) rest() []byte {
-	if r.err != nil {
+// Rest returns everything not yet read: nil when nothing is left (so that
+// re-encoding and reflect.DeepEqual agree on empty tails), and with its
+// capacity capped so an append cannot write into what follows.
+func (r *Reader) Rest() []byte {
+	if r.err != nil || r.Left() == 0 {
 		return nil
 	}
-	b := r.b[r.off:]
+	b := r.b[r.off:len(r.b):len(r.b)]
 	r.off = len(r.b)
 	return b
 }
 
-func (r *reader) identity(what string) *identity.Identity {
+// Identity reads a public identity in its binary form.
+func (r *Reader) Identity(what string) *identity.Identity {
 	if r.err != nil {
 		return nil
 	}
 	id, n, err := identity.PublicFromBinary(r.b[r.off:])
 	if err != nil {
-		r.fail("%s: %v", what, err)
+		r.Fail("%s: %v", what, err)
 		return nil
 	}
 	r.off += n
 	return id
 }
 
-func (r *reader) inetAddress(what string) netip.AddrPort {
+// InetAddress reads an InetAddress record (vl1.md §6.1).
+func (r *Reader) InetAddress(what string) netip.AddrPort {
 	if r.err != nil {
 		return netip.AddrPort{}
 	}
 	ap, n, err := ReadInetAddress(r.b[r.off:])
 	if err != nil {
-		r.fail("%s: %v", what, err)
+		r.Fail("%s at offset %d: %v", what, r.off, err)
 		return netip.AddrPort{}
 	}
 	r.off += n

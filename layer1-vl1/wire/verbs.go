@@ -15,14 +15,14 @@ func (*Whois) Verb() Verb { return VerbWHOIS }
 
 // ParseWhois decodes one or more 5-byte addresses.
 func ParseWhois(payload []byte) (*Whois, error) {
-	r := reader{b: payload, verb: VerbWHOIS}
+	r := NewReader(payload, VerbWHOIS)
 	if len(payload) == 0 || len(payload)%identity.AddressLength != 0 {
-		r.fail("%d bytes is not a whole number of addresses", len(payload))
+		r.Fail("%d bytes is not a whole number of addresses", len(payload))
 		return nil, r.err
 	}
 	w := &Whois{}
-	for r.left() > 0 {
-		w.Addresses = append(w.Addresses, r.address("address"))
+	for r.Left() > 0 {
+		w.Addresses = append(w.Addresses, r.Address("address"))
 	}
 	return w, nil
 }
@@ -46,14 +46,14 @@ func (*Rendezvous) Verb() Verb { return VerbRENDEZVOUS }
 
 // ParseRendezvous decodes a RENDEZVOUS payload.
 func ParseRendezvous(payload []byte) (*Rendezvous, error) {
-	r := reader{b: payload, verb: VerbRENDEZVOUS}
-	m := &Rendezvous{Flags: r.u8("flags"), With: r.address("peer address")}
-	port := r.u16("port")
-	n := int(r.u8("address length"))
+	r := NewReader(payload, VerbRENDEZVOUS)
+	m := &Rendezvous{Flags: r.U8("flags"), With: r.Address("peer address")}
+	port := r.U16("port")
+	n := int(r.U8("address length"))
 	if r.err == nil && n != 4 && n != 16 {
-		r.fail("address length %d (want 4 or 16)", n)
+		r.Fail("address length %d (want 4 or 16)", n)
 	}
-	ip := r.take(n, "address")
+	ip := r.Take(n, "address")
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -97,14 +97,14 @@ func (*PushDirectPaths) Verb() Verb { return VerbPUSH_DIRECT_PATHS }
 
 // ParsePushDirectPaths decodes the path records.
 func ParsePushDirectPaths(payload []byte) (*PushDirectPaths, error) {
-	r := reader{b: payload, verb: VerbPUSH_DIRECT_PATHS}
-	n := int(r.u16("path count"))
+	r := NewReader(payload, VerbPUSH_DIRECT_PATHS)
+	n := int(r.U16("path count"))
 	m := &PushDirectPaths{}
 	for i := 0; i < n && r.err == nil; i++ {
-		rec := PathRecord{Flags: r.u8("flags")}
-		rec.Extension = r.take(int(r.u16("extension length")), "extension")
-		rec.AddrType = r.u8("address type")
-		raw := r.take(int(r.u8("address length")), "address")
+		rec := PathRecord{Flags: r.U8("flags")}
+		rec.Extension = r.Take(int(r.U16("extension length")), "extension")
+		rec.AddrType = r.U8("address type")
+		raw := r.Take(int(r.U8("address length")), "address")
 		switch {
 		case r.err != nil:
 		case rec.AddrType == 4 && len(raw) == 6:
@@ -158,12 +158,12 @@ func (*UserMessage) Verb() Verb { return VerbUSER_MESSAGE }
 // ParseUserMessage decodes a USER_MESSAGE; receivers ignore ones shorter
 // than the type ID, so that is an error here.
 func ParseUserMessage(payload []byte) (*UserMessage, error) {
-	r := reader{b: payload, verb: VerbUSER_MESSAGE}
-	m := &UserMessage{TypeID: r.u64("type ID")}
+	r := NewReader(payload, VerbUSER_MESSAGE)
+	m := &UserMessage{TypeID: r.U64("type ID")}
 	if r.err != nil {
 		return nil, r.err
 	}
-	m.Data = r.rest()
+	m.Data = r.Rest()
 	return m, nil
 }
 
@@ -198,12 +198,12 @@ func (*Ack) Verb() Verb { return VerbACK }
 
 // ParseAck decodes an ACK.
 func ParseAck(payload []byte) (*Ack, error) {
-	r := reader{b: payload, verb: VerbACK}
-	m := &Ack{Bytes: r.u32("byte count")}
+	r := NewReader(payload, VerbACK)
+	m := &Ack{Bytes: r.U32("byte count")}
 	if r.err != nil {
 		return nil, r.err
 	}
-	m.Extra = r.rest()
+	m.Extra = r.Rest()
 	return m, nil
 }
 
@@ -259,9 +259,9 @@ func (*PathNegotiation) Verb() Verb { return VerbPATH_NEGOTIATION }
 // ParsePathNegotiation decodes the 2-byte utility; any other length is an
 // error (receivers ignore it).
 func ParsePathNegotiation(payload []byte) (*PathNegotiation, error) {
-	r := reader{b: payload, verb: VerbPATH_NEGOTIATION}
+	r := NewReader(payload, VerbPATH_NEGOTIATION)
 	if len(payload) != 2 {
-		r.fail("%d bytes (want 2)", len(payload))
+		r.Fail("%d bytes (want 2)", len(payload))
 		return nil, r.err
 	}
 	return &PathNegotiation{Utility: int16(binary.BigEndian.Uint16(payload))}, nil
@@ -289,12 +289,12 @@ func ParseVL2(v Verb, payload []byte) (*VL2, error) {
 	if v == VerbNETWORK_CREDENTIALS {
 		return &VL2{V: v, Body: payload}, nil
 	}
-	r := reader{b: payload, verb: v}
-	m := &VL2{V: v, HasNetworkID: true, NetworkID: r.u64("network ID")}
+	r := NewReader(payload, v)
+	m := &VL2{V: v, HasNetworkID: true, NetworkID: r.U64("network ID")}
 	if r.err != nil {
 		return nil, r.err
 	}
-	m.Body = r.rest()
+	m.Body = r.Rest()
 	return m, nil
 }
 

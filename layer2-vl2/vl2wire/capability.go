@@ -34,43 +34,43 @@ func ParseCapability(b []byte) (*Capability, int, error) {
 }
 
 func parseCapability(r *reader) *Capability {
-	c := &Capability{NetworkID: r.u64("network ID"), Timestamp: int64(r.u64("timestamp")), ID: r.u32("capability ID")}
-	at := r.off
-	c.RuleCount = int(r.u16("rule count"))
-	if r.err == nil && c.RuleCount > MaxCapabilityRules {
-		r.fail("rule count %d at offset %d exceeds %d", c.RuleCount, at, MaxCapabilityRules)
+	c := &Capability{NetworkID: r.U64("network ID"), Timestamp: int64(r.U64("timestamp")), ID: r.U32("capability ID")}
+	at := r.Off()
+	c.RuleCount = int(r.U16("rule count"))
+	if r.Err() == nil && c.RuleCount > MaxCapabilityRules {
+		r.Fail("rule count %d at offset %d exceeds %d", c.RuleCount, at, MaxCapabilityRules)
 	}
-	start := r.off
-	for i := 0; i < c.RuleCount && r.err == nil; i++ {
+	start := r.Off()
+	for i := 0; i < c.RuleCount && r.Err() == nil; i++ {
 		skipRule(r)
 	}
-	if r.err != nil {
+	if r.Err() != nil {
 		return nil
 	}
-	if r.off > start {
-		c.Rules = r.b[start:r.off:r.off]
+	if r.Off() > start {
+		c.Rules = r.Buf()[start:r.Off():r.Off()]
 	}
-	at = r.off
-	c.MaxCustody = r.u8("max custody chain length")
-	if r.err == nil && (c.MaxCustody < 1 || c.MaxCustody > MaxCustodyChainLength) {
-		r.fail("max custody chain length %d at offset %d (want 1..%d)", c.MaxCustody, at, MaxCustodyChainLength)
+	at = r.Off()
+	c.MaxCustody = r.U8("max custody chain length")
+	if r.Err() == nil && (c.MaxCustody < 1 || c.MaxCustody > MaxCustodyChainLength) {
+		r.Fail("max custody chain length %d at offset %d (want 1..%d)", c.MaxCustody, at, MaxCustodyChainLength)
 	}
-	for i := 0; r.err == nil; i++ {
-		at = r.off
-		to := r.address("custody recipient")
-		if r.err != nil || to == 0 {
+	for i := 0; r.Err() == nil; i++ {
+		at = r.Off()
+		to := r.Address("custody recipient")
+		if r.Err() != nil || to == 0 {
 			break
 		}
 		if i >= int(c.MaxCustody) {
-			r.fail("custody entry %d at offset %d exceeds the chain length %d", i, at, c.MaxCustody)
+			r.Fail("custody entry %d at offset %d exceeds the chain length %d", i, at, c.MaxCustody)
 			break
 		}
-		l := CustodyLink{To: to, From: r.address("custody issuer")}
+		l := CustodyLink{To: to, From: r.Address("custody issuer")}
 		l.Signature = readCredentialSig(r, "custody")
 		c.Custody = append(c.Custody, l)
 	}
-	r.skip(int(r.u16("additional fields length")), "additional fields")
-	if r.err != nil {
+	r.Skip(int(r.U16("additional fields length")), "additional fields")
+	if r.Err() != nil {
 		return nil
 	}
 	return c

@@ -198,8 +198,8 @@ func TestCredentialSizes(t *testing.T) {
 		}
 		r := newReader(append(bytes.Clone(c.b), 0xee, 0xee), c.name)
 		c.read(r, c.name)
-		if r.err != nil || r.off != c.size {
-			t.Errorf("%s: measured %d bytes (%v)", c.name, r.off, r.err)
+		if r.Err() != nil || r.Off() != c.size {
+			t.Errorf("%s: measured %d bytes (%v)", c.name, r.Off(), r.Err())
 		}
 	}
 }
@@ -232,8 +232,8 @@ func TestCredentialLayouts(t *testing.T) {
 	for _, tt := range tests {
 		r := newReader(tt.b, tt.name)
 		tt.read(r, tt.name)
-		if ok := r.err == nil && r.off == len(tt.b); ok != tt.ok {
-			t.Errorf("%s: read %d of %d bytes, err %v", tt.name, r.off, len(tt.b), r.err)
+		if ok := r.Err() == nil && r.Off() == len(tt.b); ok != tt.ok {
+			t.Errorf("%s: read %d of %d bytes, err %v", tt.name, r.Off(), len(tt.b), r.Err())
 		}
 	}
 }

@@ -42,23 +42,23 @@ type COM struct {
 func ParseCOM(b []byte) (*COM, int, error) {
 	r := newReader(b, "COM")
 	c := parseCOM(r, "")
-	if r.err != nil {
-		return nil, 0, r.err
+	if r.Err() != nil {
+		return nil, 0, r.Err()
 	}
-	return c, r.off, nil
+	return c, r.Off(), nil
 }
 
 // parseCOM reads a COM from r; prefix names it in errors inside a verb.
 func parseCOM(r *reader, prefix string) *COM {
-	start := r.off
-	if t := r.u8(prefix + "type"); r.err == nil && t != comType {
-		r.fail("%stype 0x%02x at offset %d (want 0x01)", prefix, t, start)
+	start := r.Off()
+	if t := r.U8(prefix + "type"); r.Err() == nil && t != comType {
+		r.Fail("%stype 0x%02x at offset %d (want 0x01)", prefix, t, start)
 	}
-	n := int(r.u16(prefix + "qualifier count"))
-	if r.err == nil && n > MaxCOMQualifiers {
-		r.fail("%squalifier count %d exceeds %d", prefix, n, MaxCOMQualifiers)
+	n := int(r.U16(prefix + "qualifier count"))
+	if r.Err() == nil && n > MaxCOMQualifiers {
+		r.Fail("%squalifier count %d exceeds %d", prefix, n, MaxCOMQualifiers)
 	}
-	if r.err != nil {
+	if r.Err() != nil {
 		return nil
 	}
 	c := &COM{}
@@ -67,24 +67,24 @@ func parseCOM(r *reader, prefix string) *COM {
 	}
 	var last uint64
 	for i := range n {
-		at := r.off
-		q := Qualifier{ID: r.u64(prefix + "qualifier ID"), Value: r.u64(prefix + "qualifier value"),
-			MaxDelta: r.u64(prefix + "qualifier max delta")}
-		if r.err != nil {
+		at := r.Off()
+		q := Qualifier{ID: r.U64(prefix + "qualifier ID"), Value: r.U64(prefix + "qualifier value"),
+			MaxDelta: r.U64(prefix + "qualifier max delta")}
+		if r.Err() != nil {
 			return nil
 		}
 		if q.ID < last {
-			r.fail("%squalifier %d ID %d at offset %d is below the previous ID %d", prefix, i, q.ID, at, last)
+			r.Fail("%squalifier %d ID %d at offset %d is below the previous ID %d", prefix, i, q.ID, at, last)
 			return nil
 		}
 		last = q.ID
 		c.Qualifiers = append(c.Qualifiers, q)
 	}
-	c.SignedBy = r.address(prefix + "signer")
+	c.SignedBy = r.Address(prefix + "signer")
 	if c.SignedBy != 0 {
-		copy(c.Signature[:], r.take(identity.SignatureLength, prefix+"signature"))
+		copy(c.Signature[:], r.Take(identity.SignatureLength, prefix+"signature"))
 	}
-	if r.err != nil {
+	if r.Err() != nil {
 		return nil
 	}
 	return c

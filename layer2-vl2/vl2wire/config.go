@@ -30,18 +30,18 @@ func (*NetworkConfigRequest) Verb() wire.Verb { return wire.VerbNETWORK_CONFIG_R
 // Metadata aliases the input.
 func ParseNetworkConfigRequest(payload []byte) (*NetworkConfigRequest, error) {
 	r := newReader(payload, "NETWORK_CONFIG_REQUEST")
-	m := &NetworkConfigRequest{NetworkID: r.u64("network ID")}
-	m.Metadata = r.take(int(r.u16("metadata length")), "metadata dictionary")
-	if r.err != nil {
-		return nil, r.err
+	m := &NetworkConfigRequest{NetworkID: r.U64("network ID")}
+	m.Metadata = r.Take(int(r.U16("metadata length")), "metadata dictionary")
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	if r.left() >= 8 {
-		m.HasRevision, m.Revision = true, r.u64("revision")
-		if r.left() >= 8 {
-			m.HasTimestamp, m.Timestamp = true, int64(r.u64("timestamp"))
+	if r.Left() >= 8 {
+		m.HasRevision, m.Revision = true, r.U64("revision")
+		if r.Left() >= 8 {
+			m.HasTimestamp, m.Timestamp = true, int64(r.U64("timestamp"))
 		}
 	}
-	m.Trailing = r.rest()
+	m.Trailing = r.Rest()
 	return m, nil
 }
 
@@ -102,28 +102,28 @@ func ParseConfigChunk(payload []byte) (*ConfigChunk, error) {
 
 func parseConfigChunk(payload []byte, ctx string) (*ConfigChunk, error) {
 	r := newReader(payload, ctx)
-	c := &ConfigChunk{NetworkID: r.u64("network ID")}
-	c.Chunk = r.take(int(r.u16("chunk length")), "chunk")
-	if r.err != nil {
-		return nil, r.err
+	c := &ConfigChunk{NetworkID: r.U64("network ID")}
+	c.Chunk = r.Take(int(r.U16("chunk length")), "chunk")
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	if r.left() == 0 {
+	if r.Left() == 0 {
 		c.Legacy = true
 		return c, nil
 	}
-	c.Flags = r.u8("flags")
-	c.UpdateID = r.u64("config update ID")
-	c.TotalLength = r.u32("total length")
-	c.Offset = r.u32("chunk offset")
-	c.SignatureType = r.u8("signature type")
-	at := r.off
-	if n := r.u16("signature length"); r.err == nil && n != identity.SignatureLength {
-		r.fail("signature length %d at offset %d (want %d)", n, at, identity.SignatureLength)
+	c.Flags = r.U8("flags")
+	c.UpdateID = r.U64("config update ID")
+	c.TotalLength = r.U32("total length")
+	c.Offset = r.U32("chunk offset")
+	c.SignatureType = r.U8("signature type")
+	at := r.Off()
+	if n := r.U16("signature length"); r.Err() == nil && n != identity.SignatureLength {
+		r.Fail("signature length %d at offset %d (want %d)", n, at, identity.SignatureLength)
 	}
-	copy(c.Signature[:], r.take(identity.SignatureLength, "signature"))
-	c.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	copy(c.Signature[:], r.Take(identity.SignatureLength, "signature"))
+	c.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return c, nil
 }
@@ -228,10 +228,10 @@ func (*OKNetworkConfig) Verb() wire.Verb { return wire.VerbNETWORK_CONFIG }
 // ParseOKNetworkConfig decodes the acknowledgement body.
 func ParseOKNetworkConfig(body []byte) (*OKNetworkConfig, error) {
 	r := newReader(body, "OK(NETWORK_CONFIG)")
-	o := &OKNetworkConfig{NetworkID: r.u64("network ID"), UpdateID: r.u64("config update ID")}
-	o.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	o := &OKNetworkConfig{NetworkID: r.U64("network ID"), UpdateID: r.U64("config update ID")}
+	o.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return o, nil
 }

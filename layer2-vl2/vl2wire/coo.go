@@ -45,10 +45,10 @@ func ParseCOO(b []byte) (*COO, int, error) {
 }
 
 func parseCOO(r *reader) *COO {
-	c := &COO{NetworkID: r.u64("network ID"), Timestamp: int64(r.u64("timestamp")), Flags: r.u64("flags"), ID: r.u32("COO ID")}
-	n := min(int(r.u16("thing count")), MaxCOOThings)
-	raw := r.take(n*(1+cooThingValueLength), "things")
-	if r.err == nil && n > 0 {
+	c := &COO{NetworkID: r.U64("network ID"), Timestamp: int64(r.U64("timestamp")), Flags: r.U64("flags"), ID: r.U32("COO ID")}
+	n := min(int(r.U16("thing count")), MaxCOOThings)
+	raw := r.Take(n*(1+cooThingValueLength), "things")
+	if r.Err() == nil && n > 0 {
 		c.Things = make([]Thing, n)
 		for i := range c.Things {
 			e := raw[i*(1+cooThingValueLength):]
@@ -56,10 +56,10 @@ func parseCOO(r *reader) *COO {
 			copy(c.Things[i].Value[:], e[1:1+cooThingValueLength])
 		}
 	}
-	c.IssuedTo, c.SignedBy = r.address("issued to"), r.address("signer")
+	c.IssuedTo, c.SignedBy = r.Address("issued to"), r.Address("signer")
 	c.Signature = readCredentialSig(r, "COO")
-	r.skip(int(r.u16("additional fields length")), "additional fields")
-	if r.err != nil {
+	r.Skip(int(r.U16("additional fields length")), "additional fields")
+	if r.Err() != nil {
 		return nil
 	}
 	return c

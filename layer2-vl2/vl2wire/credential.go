@@ -34,14 +34,14 @@ func signedCredential(fields func([]byte) []byte) []byte {
 // leaves the signature zero, as in the reference (such a credential never
 // verifies).
 func readCredentialSig(r *reader, what string) (sig [identity.SignatureLength]byte) {
-	t := r.u8(what + " signature type")
-	at := r.off
-	n := int(r.u16(what + " signature length"))
-	if r.err == nil && t == credentialSignatureTypeV1 && n != identity.SignatureLength {
-		r.fail("%s signature length %d at offset %d (want %d)", what, n, at, identity.SignatureLength)
+	t := r.U8(what + " signature type")
+	at := r.Off()
+	n := int(r.U16(what + " signature length"))
+	if r.Err() == nil && t == credentialSignatureTypeV1 && n != identity.SignatureLength {
+		r.Fail("%s signature length %d at offset %d (want %d)", what, n, at, identity.SignatureLength)
 	}
-	raw := r.take(n, what+" signature")
-	if r.err == nil && t == credentialSignatureTypeV1 {
+	raw := r.Take(n, what+" signature")
+	if r.Err() == nil && t == credentialSignatureTypeV1 {
 		copy(sig[:], raw)
 	}
 	return sig
@@ -68,10 +68,10 @@ func verifyControllerSigned(nwid uint64, signedBy identity.Address, controller *
 func parseCredential[T any](b []byte, ctx string, parse func(*reader) *T) (*T, int, error) {
 	r := newReader(b, ctx)
 	v := parse(r)
-	if r.err != nil {
-		return nil, 0, r.err
+	if r.Err() != nil {
+		return nil, 0, r.Err()
 	}
-	return v, r.off, nil
+	return v, r.Off(), nil
 }
 
 // CountRules walks a serialized rule table (t|L|value per rule, vl2.md §5.2)
@@ -81,14 +81,14 @@ func parseCredential[T any](b []byte, ctx string, parse func(*reader) *T) (*T, i
 func CountRules(rules []byte) (int, error) {
 	r := newReader(rules, "rules")
 	n := 0
-	for r.err == nil && r.left() > 0 {
+	for r.Err() == nil && r.Left() > 0 {
 		skipRule(r)
 		n++
 	}
-	return n, r.err
+	return n, r.Err()
 }
 
 func skipRule(r *reader) {
-	r.skip(1, "rule type")
-	r.skip(int(r.u8("rule length")), "rule value")
+	r.Skip(1, "rule type")
+	r.Skip(int(r.U8("rule length")), "rule value")
 }

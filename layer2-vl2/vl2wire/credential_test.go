@@ -194,8 +194,8 @@ func TestCapabilityChain(t *testing.T) {
 	}
 	r := newReader(b, "capability")
 	readCapability(r, "capability")
-	if r.err != nil || r.off != len(b) {
-		t.Errorf("NETWORK_CREDENTIALS measures %d bytes (%v)", r.off, r.err)
+	if r.Err() != nil || r.Off() != len(b) {
+		t.Errorf("NETWORK_CREDENTIALS measures %d bytes (%v)", r.Off(), r.Err())
 	}
 
 	broken := []func(c *Capability){
@@ -374,7 +374,7 @@ func TestCredentialOtherSignatureType(t *testing.T) {
 	}
 	r := newReader(odd, "tag")
 	readTag(r, "tag")
-	if r.err != nil || r.off != len(odd) {
-		t.Errorf("NETWORK_CREDENTIALS measures %d (%v)", r.off, r.err)
+	if r.Err() != nil || r.Off() != len(odd) {
+		t.Errorf("NETWORK_CREDENTIALS measures %d (%v)", r.Off(), r.Err())
 	}
 }

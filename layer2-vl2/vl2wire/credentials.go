@@ -58,39 +58,39 @@ var credentialLists = [4]credentialList{
 func ParseNetworkCredentials(payload []byte) (*NetworkCredentials, error) {
 	r := newReader(payload, "NETWORK_CREDENTIALS")
 	m := &NetworkCredentials{}
-	for r.err == nil && r.left() > 0 && r.b[r.off] != 0 {
+	for r.Err() == nil && r.Left() > 0 && r.Buf()[r.Off()] != 0 {
 		if c := parseCOM(r, "COM "); c != nil {
 			m.COMs = append(m.COMs, c)
 		}
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	if r.left() == 0 {
+	if r.Left() == 0 {
 		m.NoTerminator = true
 		return m, nil
 	}
-	r.off++ // the 0x00 after the COMs
+	r.Skip(1, "COM terminator") // the 0x00 after the COMs
 	for _, l := range credentialLists {
-		if r.left() == 0 {
+		if r.Left() == 0 {
 			break
 		}
-		n := int(r.u16(l.name + " count"))
+		n := int(r.U16(l.name + " count"))
 		m.Lists++
 		var list [][]byte
-		for i := 0; i < n && r.err == nil; i++ {
-			start := r.off
+		for i := 0; i < n && r.Err() == nil; i++ {
+			start := r.Off()
 			l.measure(r, l.name)
-			if r.err == nil {
-				list = append(list, r.b[start:r.off:r.off])
+			if r.Err() == nil {
+				list = append(list, r.Buf()[start:r.Off():r.Off()])
 			}
 		}
 		*l.field(m) = list
-		if r.err != nil {
-			return nil, r.err
+		if r.Err() != nil {
+			return nil, r.Err()
 		}
 	}
-	m.Trailing = r.rest()
+	m.Trailing = r.Rest()
 	return m, nil
 }
 
@@ -129,48 +129,48 @@ func (m *NetworkCredentials) lastUsedList() int {
 // readSignature skips a credential signature: type 1 must carry exactly 96
 // bytes; other types carry a u16 length and are skipped.
 func readSignature(r *reader, what string) {
-	t := r.u8(what + " signature type")
-	at := r.off
-	n := int(r.u16(what + " signature length"))
-	if r.err == nil && t == credentialSignatureTypeV1 && n != identity.SignatureLength {
-		r.fail("%s signature length %d at offset %d (want %d)", what, n, at, identity.SignatureLength)
+	t := r.U8(what + " signature type")
+	at := r.Off()
+	n := int(r.U16(what + " signature length"))
+	if r.Err() == nil && t == credentialSignatureTypeV1 && n != identity.SignatureLength {
+		r.Fail("%s signature length %d at offset %d (want %d)", what, n, at, identity.SignatureLength)
 	}
-	r.skip(n, what+" signature")
+	r.Skip(n, what+" signature")
 }
 
 // readExtra skips the u16-counted additional fields every credential ends
 // with.
 func readExtra(r *reader, what string) {
-	r.skip(int(r.u16(what+" additional fields length")), what+" additional fields")
+	r.Skip(int(r.U16(what+" additional fields length")), what+" additional fields")
 }
 
 // readCapability measures a capability (vl2.md §4.2).
 func readCapability(r *reader, what string) {
-	r.skip(8+8+4, what+" header")
-	at := r.off
-	n := int(r.u16(what + " rule count"))
-	if r.err == nil && n > MaxCapabilityRules {
-		r.fail("%s rule count %d at offset %d exceeds %d", what, n, at, MaxCapabilityRules)
+	r.Skip(8+8+4, what+" header")
+	at := r.Off()
+	n := int(r.U16(what + " rule count"))
+	if r.Err() == nil && n > MaxCapabilityRules {
+		r.Fail("%s rule count %d at offset %d exceeds %d", what, n, at, MaxCapabilityRules)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		r.skip(1, what+" rule type")
-		r.skip(int(r.u8(what+" rule length")), what+" rule value")
+	for i := 0; i < n && r.Err() == nil; i++ {
+		r.Skip(1, what+" rule type")
+		r.Skip(int(r.U8(what+" rule length")), what+" rule value")
 	}
-	at = r.off
-	chain := int(r.u8(what + " max custody chain length"))
-	if r.err == nil && (chain < 1 || chain > MaxCustodyChainLength) {
-		r.fail("%s max custody chain length %d at offset %d (want 1..%d)", what, chain, at, MaxCustodyChainLength)
+	at = r.Off()
+	chain := int(r.U8(what + " max custody chain length"))
+	if r.Err() == nil && (chain < 1 || chain > MaxCustodyChainLength) {
+		r.Fail("%s max custody chain length %d at offset %d (want 1..%d)", what, chain, at, MaxCustodyChainLength)
 	}
-	for i := 0; r.err == nil; i++ {
-		at = r.off
-		if r.address(what+" custody recipient") == 0 {
+	for i := 0; r.Err() == nil; i++ {
+		at = r.Off()
+		if r.Address(what+" custody recipient") == 0 {
 			break
 		}
 		if i >= chain {
-			r.fail("%s custody entry %d at offset %d exceeds the chain length %d", what, i, at, chain)
+			r.Fail("%s custody entry %d at offset %d exceeds the chain length %d", what, i, at, chain)
 			break
 		}
-		r.skip(identity.AddressLength, what+" custody issuer")
+		r.Skip(identity.AddressLength, what+" custody issuer")
 		readSignature(r, what+" custody")
 	}
 	readExtra(r, what)
@@ -178,14 +178,14 @@ func readCapability(r *reader, what string) {
 
 // readTag measures a tag (vl2.md §4.3).
 func readTag(r *reader, what string) {
-	r.skip(8+8+4+4+2*identity.AddressLength, what+" fields")
+	r.Skip(8+8+4+4+2*identity.AddressLength, what+" fields")
 	readSignature(r, what)
 	readExtra(r, what)
 }
 
 // readRevocation measures a revocation (vl2.md §4.4).
 func readRevocation(r *reader, what string) {
-	r.skip(4+4+8+4+4+8+8+2*identity.AddressLength+1, what+" fields")
+	r.Skip(4+4+8+4+4+8+8+2*identity.AddressLength+1, what+" fields")
 	readSignature(r, what)
 	readExtra(r, what)
 }
@@ -193,10 +193,10 @@ func readRevocation(r *reader, what string) {
 // readCOO measures a certificate of ownership (vl2.md §4.5). As in the
 // reference, things beyond the 16th are counted but not consumed.
 func readCOO(r *reader, what string) {
-	r.skip(8+8+8+4, what+" header")
-	n := int(r.u16(what + " thing count"))
-	r.skip(min(n, MaxCOOThings)*(1+cooThingValueLength), what+" things")
-	r.skip(2*identity.AddressLength, what+" addresses")
+	r.Skip(8+8+8+4, what+" header")
+	n := int(r.U16(what + " thing count"))
+	r.Skip(min(n, MaxCOOThings)*(1+cooThingValueLength), what+" things")
+	r.Skip(2*identity.AddressLength, what+" addresses")
 	readSignature(r, what)
 	readExtra(r, what)
 }

@@ -38,16 +38,16 @@ func ParseDictionary(b []byte) (Dictionary, error) {
 		line := b[start:end:end]
 		switch {
 		case len(line) == 0:
-			r.fail("empty line at offset %d", start)
+			r.Fail("empty line at offset %d", start)
 		case bytes.IndexByte(line, 0) >= 0:
-			r.fail("NUL at offset %d", start+bytes.IndexByte(line, 0))
+			r.Fail("NUL at offset %d", start+bytes.IndexByte(line, 0))
 		case bytes.IndexByte(line, '\r') >= 0:
-			r.fail("unescaped CR at offset %d", start+bytes.IndexByte(line, '\r'))
+			r.Fail("unescaped CR at offset %d", start+bytes.IndexByte(line, '\r'))
 		case bytes.IndexByte(line, '=') < 0:
-			r.fail("line at offset %d has no '='", start)
+			r.Fail("line at offset %d has no '='", start)
 		}
-		if r.err != nil {
-			return nil, r.err
+		if r.Err() != nil {
+			return nil, r.Err()
 		}
 		eq := bytes.IndexByte(line, '=')
 		raw := line[eq+1:]

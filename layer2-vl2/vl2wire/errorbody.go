@@ -36,19 +36,19 @@ func ParseErrorBody(code wire.ErrorCode, body []byte) (*ErrorBody, error) {
 		return nil, fmt.Errorf("%w: ERROR code %v", ErrNotVL2, code)
 	}
 	r := newReader(body, "ERROR("+code.String()+")")
-	e := &ErrorBody{Code: code, NetworkID: r.u64("network ID")}
+	e := &ErrorBody{Code: code, NetworkID: r.U64("network ID")}
 	switch code {
 	case wire.ErrorUnwantedMulticast:
 		e.Group = r.group("group MAC", "group ADI")
 	case wire.ErrorNetworkAuthRequired:
-		if r.err == nil && r.left() > 0 {
+		if r.Err() == nil && r.Left() > 0 {
 			e.HasAuthInfo = true
-			e.AuthInfo = r.take(int(r.u16("auth info length")), "auth info dictionary")
+			e.AuthInfo = r.Take(int(r.U16("auth info length")), "auth info dictionary")
 		}
 	}
-	e.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	e.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return e, nil
 }

@@ -27,10 +27,10 @@ func ParseFrame(payload []byte) (*Frame, error) {
 // DecodeFromBytes decodes a FRAME payload into f without allocating, for
 // the data path. Payload aliases the input.
 func (f *Frame) DecodeFromBytes(payload []byte) error {
-	r := reader{b: payload, ctx: "FRAME"}
-	*f = Frame{NetworkID: r.u64("network ID"), EtherType: r.u16("ethertype")}
-	f.Payload = r.rest()
-	return r.err
+	r := reader{wire.NewReader(payload, "FRAME")}
+	*f = Frame{NetworkID: r.U64("network ID"), EtherType: r.U16("ethertype")}
+	f.Payload = r.Rest()
+	return r.Err()
 }
 
 func (f *Frame) AppendPayload(b []byte) []byte {
@@ -110,20 +110,20 @@ func ParseExtFrame(payload []byte) (*ExtFrame, error) {
 // DecodeFromBytes decodes an EXT_FRAME payload into f; it allocates only
 // for an inlined COM. Payload aliases the input.
 func (f *ExtFrame) DecodeFromBytes(payload []byte) error {
-	r := reader{b: payload, ctx: "EXT_FRAME"}
-	*f = ExtFrame{NetworkID: r.u64("network ID"), Flags: r.u8("flags")}
-	if r.err == nil && f.Flags&ExtFrameFlagCOM != 0 {
+	r := reader{wire.NewReader(payload, "EXT_FRAME")}
+	*f = ExtFrame{NetworkID: r.U64("network ID"), Flags: r.U8("flags")}
+	if r.Err() == nil && f.Flags&ExtFrameFlagCOM != 0 {
 		f.COM = parseCOM(&r, "COM ")
 	}
-	if r.err == nil && r.left() == 0 {
+	if r.Err() == nil && r.Left() == 0 {
 		f.NoFrame = true
 		return nil
 	}
 	f.Dest = r.mac("destination MAC")
 	f.Source = r.mac("source MAC")
-	f.EtherType = r.u16("ethertype")
-	f.Payload = r.rest()
-	return r.err
+	f.EtherType = r.U16("ethertype")
+	f.Payload = r.Rest()
+	return r.Err()
 }
 
 func (f *ExtFrame) AppendPayload(b []byte) []byte {
@@ -150,10 +150,10 @@ func (*OKExtFrame) Verb() wire.Verb { return wire.VerbEXT_FRAME }
 // ParseOKExtFrame decodes an OK(EXT_FRAME) body.
 func ParseOKExtFrame(body []byte) (*OKExtFrame, error) {
 	r := newReader(body, "OK(EXT_FRAME)")
-	o := &OKExtFrame{NetworkID: r.u64("network ID")}
-	o.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	o := &OKExtFrame{NetworkID: r.U64("network ID")}
+	o.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return o, nil
 }

@@ -78,8 +78,8 @@ func FuzzParseCredential(f *testing.F) {
 		if measure != nil {
 			r := newReader(b, "credential")
 			measure(r, "credential")
-			if (r.err == nil) != (err == nil) || (err == nil && r.off != n) {
-				t.Fatalf("%x: parsed %d bytes (%v), measured %d (%v)", data, n, err, r.off, r.err)
+			if (r.Err() == nil) != (err == nil) || (err == nil && r.Off() != n) {
+				t.Fatalf("%x: parsed %d bytes (%v), measured %d (%v)", data, n, err, r.Off(), r.Err())
 			}
 		}
 		if err != nil {

@@ -29,11 +29,11 @@ func ParseMulticastLike(payload []byte) (*MulticastLike, error) {
 	if n := len(payload) / LikeRecordLength; n > 0 {
 		m.Records = make([]Like, 0, n)
 	}
-	for r.err == nil && r.left() > 0 {
-		m.Records = append(m.Records, Like{NetworkID: r.u64("record network ID"), Group: r.group("record group MAC", "record group ADI")})
+	for r.Err() == nil && r.Left() > 0 {
+		m.Records = append(m.Records, Like{NetworkID: r.U64("record network ID"), Group: r.group("record group MAC", "record group ADI")})
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return m, nil
 }
@@ -69,19 +69,19 @@ func (*MulticastGather) Verb() wire.Verb { return wire.VerbMULTICAST_GATHER }
 // ParseMulticastGather decodes a MULTICAST_GATHER payload.
 func ParseMulticastGather(payload []byte) (*MulticastGather, error) {
 	r := newReader(payload, "MULTICAST_GATHER")
-	m := &MulticastGather{NetworkID: r.u64("network ID"), Flags: r.u8("flags"), Group: r.group("group MAC", "group ADI"),
-		Limit: r.u32("gather limit")}
-	if r.err != nil {
-		return nil, r.err
+	m := &MulticastGather{NetworkID: r.U64("network ID"), Flags: r.U8("flags"), Group: r.group("group MAC", "group ADI"),
+		Limit: r.U32("gather limit")}
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if m.Flags&GatherFlagCOM != 0 {
-		sub := newReader(payload[r.off:], "COM")
-		if c := parseCOM(sub, ""); sub.err == nil {
+		sub := newReader(payload[r.Off():], "COM")
+		if c := parseCOM(sub, ""); sub.Err() == nil {
 			m.COM = c
-			r.off += sub.off
+			r.Skip(sub.Off(), "COM")
 		}
 	}
-	m.Trailing = r.rest()
+	m.Trailing = r.Rest()
 	return m, nil
 }
 
@@ -103,7 +103,7 @@ type GatherResults struct {
 }
 
 func (g *GatherResults) parse(r *reader) {
-	g.TotalKnown = r.u32("total known members")
+	g.TotalKnown = r.U32("total known members")
 	g.Members = r.addresses("member addresses")
 }
 
@@ -124,11 +124,11 @@ func (*OKMulticastGather) Verb() wire.Verb { return wire.VerbMULTICAST_GATHER }
 // ParseOKMulticastGather decodes an OK(MULTICAST_GATHER) body.
 func ParseOKMulticastGather(body []byte) (*OKMulticastGather, error) {
 	r := newReader(body, "OK(MULTICAST_GATHER)")
-	o := &OKMulticastGather{NetworkID: r.u64("network ID"), Group: r.group("group MAC", "group ADI")}
+	o := &OKMulticastGather{NetworkID: r.U64("network ID"), Group: r.group("group MAC", "group ADI")}
 	o.GatherResults.parse(r)
-	o.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	o.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return o, nil
 }
@@ -174,21 +174,21 @@ func ParseMulticastFrame(payload []byte) (*MulticastFrame, error) {
 // DecodeFromBytes decodes a MULTICAST_FRAME payload into m; it allocates
 // only for an inlined COM. Payload aliases the input.
 func (m *MulticastFrame) DecodeFromBytes(payload []byte) error {
-	r := reader{b: payload, ctx: "MULTICAST_FRAME"}
-	*m = MulticastFrame{NetworkID: r.u64("network ID"), Flags: r.u8("flags")}
-	if r.err == nil && m.Flags&MulticastFlagCOM != 0 {
+	r := reader{wire.NewReader(payload, "MULTICAST_FRAME")}
+	*m = MulticastFrame{NetworkID: r.U64("network ID"), Flags: r.U8("flags")}
+	if r.Err() == nil && m.Flags&MulticastFlagCOM != 0 {
 		m.COM = parseCOM(&r, "COM ")
 	}
 	if m.Flags&MulticastFlagGatherLimit != 0 {
-		m.GatherLimit = r.u32("gather limit")
+		m.GatherLimit = r.U32("gather limit")
 	}
 	if m.Flags&MulticastFlagSourceMAC != 0 {
 		m.Source = r.mac("source MAC")
 	}
 	m.Group = r.group("group MAC", "group ADI")
-	m.EtherType = r.u16("ethertype")
-	m.Payload = r.rest()
-	return r.err
+	m.EtherType = r.U16("ethertype")
+	m.Payload = r.Rest()
+	return r.Err()
 }
 
 func (m *MulticastFrame) AppendPayload(b []byte) []byte {
@@ -229,16 +229,16 @@ func (*OKMulticastFrame) Verb() wire.Verb { return wire.VerbMULTICAST_FRAME }
 // ParseOKMulticastFrame decodes an OK(MULTICAST_FRAME) body.
 func ParseOKMulticastFrame(body []byte) (*OKMulticastFrame, error) {
 	r := newReader(body, "OK(MULTICAST_FRAME)")
-	o := &OKMulticastFrame{NetworkID: r.u64("network ID"), Group: r.group("group MAC", "group ADI"), Flags: r.u8("flags")}
-	if r.err == nil && o.Flags&OKMulticastFlagCOM != 0 {
+	o := &OKMulticastFrame{NetworkID: r.U64("network ID"), Group: r.group("group MAC", "group ADI"), Flags: r.U8("flags")}
+	if r.Err() == nil && o.Flags&OKMulticastFlagCOM != 0 {
 		o.COM = parseCOM(r, "COM ")
 	}
 	if o.Flags&OKMulticastFlagGather != 0 {
 		o.GatherResults.parse(r)
 	}
-	o.Trailing = r.rest()
-	if r.err != nil {
-		return nil, r.err
+	o.Trailing = r.Rest()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return o, nil
 }

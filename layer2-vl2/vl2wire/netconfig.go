@@ -338,13 +338,13 @@ func (c *NetworkConfig) parseBlobs(d Dictionary) error {
 // the reference stops reading there.
 func firstRules(b []byte, limit int) ([]byte, error) {
 	r := newReader(b, "rules")
-	for n := 0; n < limit && r.left() > 0 && r.err == nil; n++ {
+	for n := 0; n < limit && r.Left() > 0 && r.Err() == nil; n++ {
 		skipRule(r)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	return b[:r.off:r.off], nil
+	return b[:r.Off():r.Off()], nil
 }
 
 // Specialist returns the address of a specialist entry and its role bits.

@@ -30,20 +30,6 @@ const (
 	dnsServerCount  = 4
 )
 
-// readInet reads one InetAddress record (shared with VL1).
-func readInet(r *reader, what string) netip.AddrPort {
-	if r.err != nil {
-		return netip.AddrPort{}
-	}
-	ap, n, err := wire.ReadInetAddress(r.b[r.off:])
-	if err != nil {
-		r.fail("%s at offset %d: %v", what, r.off, err)
-		return netip.AddrPort{}
-	}
-	r.off += n
-	return ap
-}
-
 // prefixOf turns an InetAddress whose port carries a prefix length into a
 // Prefix. A length beyond the family's size cannot be represented and is
 // capped; the reference would carry it as is, but no controller sends one.
@@ -69,15 +55,15 @@ func appendPrefix(b []byte, p netip.Prefix) []byte {
 func parseRoutes(b []byte, limit int) ([]Route, error) {
 	r := newReader(b, "routes")
 	var out []Route
-	for r.err == nil && r.left() > 0 && len(out) < limit {
-		rt := Route{Target: prefixOf(readInet(r, "route target"))}
-		rt.Via = readInet(r, "route via").Addr().Unmap()
-		rt.Flags, rt.Metric = r.u16("route flags"), r.u16("route metric")
-		if r.err == nil {
+	for r.Err() == nil && r.Left() > 0 && len(out) < limit {
+		rt := Route{Target: prefixOf(r.InetAddress("route target"))}
+		rt.Via = r.InetAddress("route via").Addr().Unmap()
+		rt.Flags, rt.Metric = r.U16("route flags"), r.U16("route metric")
+		if r.Err() == nil {
 			out = append(out, rt)
 		}
 	}
-	return out, r.err
+	return out, r.Err()
 }
 
 func appendRoutes(b []byte, routes []Route) []byte {
@@ -97,13 +83,13 @@ func appendRoutes(b []byte, routes []Route) []byte {
 func parseStaticIPs(b []byte, limit int) ([]netip.Prefix, error) {
 	r := newReader(b, "static IPs")
 	var out []netip.Prefix
-	for r.err == nil && r.left() > 0 && len(out) < limit {
-		p := prefixOf(readInet(r, "static IP"))
-		if r.err == nil {
+	for r.Err() == nil && r.Left() > 0 && len(out) < limit {
+		p := prefixOf(r.InetAddress("static IP"))
+		if r.Err() == nil {
 			out = append(out, p)
 		}
 	}
-	return out, r.err
+	return out, r.Err()
 }
 
 func appendStaticIPs(b []byte, ips []netip.Prefix) []byte {
@@ -119,7 +105,7 @@ func appendStaticIPs(b []byte, ips []netip.Prefix) []byte {
 func parseDNS(b []byte) (DNS, error) {
 	r := newReader(b, "DNS")
 	var d DNS
-	dom := r.take(dnsDomainLength, "domain")
+	dom := r.Take(dnsDomainLength, "domain")
 	if dom != nil {
 		dom = dom[:dnsDomainLength-1]
 		if i := bytes.IndexByte(dom, 0); i >= 0 {
@@ -128,11 +114,11 @@ func parseDNS(b []byte) (DNS, error) {
 		d.Domain = string(dom)
 	}
 	for i := range dnsServerCount {
-		if ap := readInet(r, "DNS server "+string(rune('0'+i))); ap.Addr().IsValid() {
+		if ap := r.InetAddress("DNS server " + string(rune('0'+i))); ap.Addr().IsValid() {
 			d.Servers = append(d.Servers, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		}
 	}
-	return d, r.err
+	return d, r.Err()
 }
 
 // appendDNS writes the DNS blob (132 bytes when empty); a domain longer

@@ -33,15 +33,15 @@ func ParseRevocation(b []byte) (*Revocation, int, error) {
 }
 
 func parseRevocation(r *reader) *Revocation {
-	r.skip(4, "reserved")
-	v := &Revocation{ID: r.u32("revocation ID"), NetworkID: r.u64("network ID")}
-	r.skip(4, "reserved")
-	v.CredentialID, v.Threshold, v.Flags = r.u32("credential ID"), int64(r.u64("threshold")), r.u64("flags")
-	v.Target, v.SignedBy = r.address("target"), r.address("signer")
-	v.Type = r.u8("credential type")
+	r.Skip(4, "reserved")
+	v := &Revocation{ID: r.U32("revocation ID"), NetworkID: r.U64("network ID")}
+	r.Skip(4, "reserved")
+	v.CredentialID, v.Threshold, v.Flags = r.U32("credential ID"), int64(r.U64("threshold")), r.U64("flags")
+	v.Target, v.SignedBy = r.Address("target"), r.Address("signer")
+	v.Type = r.U8("credential type")
 	v.Signature = readCredentialSig(r, "revocation")
-	r.skip(int(r.u16("additional fields length")), "additional fields")
-	if r.err != nil {
+	r.Skip(int(r.U16("additional fields length")), "additional fields")
+	if r.Err() != nil {
 		return nil
 	}
 	return v

@@ -20,11 +20,11 @@ type Tag struct {
 func ParseTag(b []byte) (*Tag, int, error) { return parseCredential(b, "tag", parseTag) }
 
 func parseTag(r *reader) *Tag {
-	t := &Tag{NetworkID: r.u64("network ID"), Timestamp: int64(r.u64("timestamp")), ID: r.u32("tag ID"), Value: r.u32("tag value")}
-	t.IssuedTo, t.SignedBy = r.address("issued to"), r.address("signer")
+	t := &Tag{NetworkID: r.U64("network ID"), Timestamp: int64(r.U64("timestamp")), ID: r.U32("tag ID"), Value: r.U32("tag value")}
+	t.IssuedTo, t.SignedBy = r.Address("issued to"), r.Address("signer")
 	t.Signature = readCredentialSig(r, "tag")
-	r.skip(int(r.u16("additional fields length")), "additional fields")
-	if r.err != nil {
+	r.Skip(int(r.U16("additional fields length")), "additional fields")
+	if r.Err() != nil {
 		return nil
 	}
 	return t
