@@ -46,7 +46,8 @@ func (r *Reader) Buf() []byte { return r.b }
 // Left is how many bytes are left.
 func (r *Reader) Left() int { return len(r.b) - r.off }
 
-// Take returns the next n bytes, aliasing the payload.
+// Take returns the next n bytes, aliasing the payload, with the capacity
+// capped so an append cannot write into what follows.
 func (r *Reader) Take(n int, what string) []byte {
 	if r.err != nil {
 		return nil
@@ -55,7 +56,7 @@ func (r *Reader) Take(n int, what string) []byte {
 		r.Fail("%s truncated (%d of %d bytes at offset %d)", what, max(r.Left(), 0), n, r.off)
 		return nil
 	}
-	b := r.b[r.off : r.off+n]
+	b := r.b[r.off : r.off+n : r.off+n]
 	r.off += n
 	return b
 }

@@ -81,33 +81,42 @@ var errShortFrame = errors.New("short")
 // decode reads the header of a frame verb's payload and returns its length.
 func (f *FrameHeader) decode(v wire.Verb, b []byte) (int, error) {
 	*f = FrameHeader{}
-	r := frameReader{b: b}
-	f.NetworkID = r.u64("network ID")
+	r := wire.NewReader(b, v)
+	f.NetworkID = r.U64("network ID")
 	if v == wire.VerbFRAME {
-		f.EtherType = layers.EthernetType(r.u16("ethertype"))
-		return r.off, r.err
+		f.EtherType = layers.EthernetType(r.U16("ethertype"))
+		return frameEnd(&r)
 	}
-	f.Flags = r.u8("flags")
-	if f.Flags&ExtFrameFlagCOM != 0 && r.err == nil { // 0x01 means the same in both verbs
-		n, err := comLength(b[r.off:])
+	f.Flags = r.U8("flags")
+	if f.Flags&ExtFrameFlagCOM != 0 && r.Err() == nil { // 0x01 means the same in both verbs
+		n, err := comLength(b[r.Off():])
 		if err != nil {
 			return 0, err
 		}
-		f.COM = r.take(n, "certificate of membership")
+		f.COM = r.Take(n, "certificate of membership")
 	}
 	if v == wire.VerbEXT_FRAME {
-		return r.off, r.err
+		return frameEnd(&r)
 	}
 	if f.Flags&MulticastFrameFlagGatherLimit != 0 {
-		f.GatherLimit = r.u32("gather limit")
+		f.GatherLimit = r.U32("gather limit")
 	}
 	if f.Flags&MulticastFrameFlagSource != 0 {
-		f.Source = net.HardwareAddr(r.take(macLength, "source MAC"))
+		f.Source = net.HardwareAddr(r.Take(macLength, "source MAC"))
 	}
-	f.Group = net.HardwareAddr(r.take(macLength, "group MAC"))
-	f.GroupADI = r.u32("group ADI")
-	f.EtherType = layers.EthernetType(r.u16("ethertype"))
-	return r.off, r.err
+	f.Group = net.HardwareAddr(r.Take(macLength, "group MAC"))
+	f.GroupADI = r.U32("group ADI")
+	f.EtherType = layers.EthernetType(r.U16("ethertype"))
+	return frameEnd(&r)
+}
+
+// frameEnd is the header's length, or the reader's error marked as a short
+// frame (the only way the reader fails) so the decoder flags truncation.
+func frameEnd(r *wire.Reader) (int, error) {
+	if err := r.Err(); err != nil {
+		return 0, fmt.Errorf("%w: %w", errShortFrame, err)
+	}
+	return r.Off(), nil
 }
 
 // appendTo appends the header of verb v.
@@ -185,53 +194,4 @@ func comLength(b []byte) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// frameReader takes fields off the front of b, remembering the first
-// shortfall.
-type frameReader struct {
-	b   []byte
-	off int
-	err error
-}
-
-// take returns the next n bytes, or nil once anything was short.
-func (r *frameReader) take(n int, what string) []byte {
-	if r.err == nil && len(r.b)-r.off < n {
-		r.err = fmt.Errorf("%s: %w (%d of %d bytes)", what, errShortFrame, len(r.b)-r.off, n)
-	}
-	if r.err != nil {
-		return nil
-	}
-	s := r.b[r.off : r.off+n : r.off+n]
-	r.off += n
-	return s
-}
-
-func (r *frameReader) u8(what string) uint8 {
-	if b := r.take(1, what); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *frameReader) u16(what string) uint16 {
-	if b := r.take(2, what); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *frameReader) u32(what string) uint32 {
-	if b := r.take(4, what); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *frameReader) u64(what string) uint64 {
-	if b := r.take(8, what); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
 }
