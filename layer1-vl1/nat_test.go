@@ -123,3 +123,28 @@ func TestRootReturns(t *testing.T) {
 		t.Fatalf("a node that started after the root returned cannot reach a:\n%s", h.Describe())
 	}
 }
+
+// TestNATTimeoutMemberReachableThroughRoot: a member behind a NAT that
+// forgets UDP mappings after 30 s without outbound traffic stays reachable
+// through its root while idle. 1.14.1 re-HELLOs roots only every 224 s,
+// but its ping pass also WHOISes each root it skips, every 5 s, which keeps
+// the mapping open; without that, a newcomer's first packets, relayed by
+// the root, would die at the member's NAT.
+func TestNATTimeoutMemberReachableThroughRoot(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{})
+	a := h.Add("a", memnet.PortRestricted)
+	a.NAT.UDPTimeout = 30 * time.Second
+	h.RunUntil(func() bool { return a.Status().Online }, 15*time.Second)
+	h.RunFor(5 * time.Minute) // idle: nothing but what VL1 sends by itself
+
+	b := h.Add("b", memnet.FullCone) // a newcomer that never talked to a
+	h.RunUntil(func() bool { return b.Status().Online }, 15*time.Second)
+	before := b.Stats().EchoReplies
+	for range 10 {
+		b.Ping(a.Address())
+		h.RunFor(time.Second)
+	}
+	if got := b.Stats().EchoReplies - before; got < 8 {
+		t.Fatalf("%d of 10 pings to an idle member behind a 30 s NAT answered:\n%s", got, h.Describe())
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
 // tick runs the due timer tasks with n.mu held and returns the next
@@ -45,6 +46,7 @@ func (n *Node) expireRx(now int64) {
 
 // pingPass is the keepalive walk (vl1-peers.md §4.4).
 func (n *Node) pingPass(now int64) {
+	var gated []identity.Address
 	for _, a := range n.upstreams {
 		p := n.peers[a]
 		if p == nil {
@@ -55,6 +57,7 @@ func (n *Node) pingPass(now int64) {
 			scale = 0
 		}
 		if now-p.lastContactTry < pathHeartbeatPeriod*scale && p.lastContactTry != 0 {
+			gated = append(gated, a)
 			continue
 		}
 		p.lastContactTry = now
@@ -80,6 +83,7 @@ func (n *Node) pingPass(now int64) {
 			n.sendHelloRelayed(now, p)
 		}
 	}
+	n.upstreamWhois(now, gated)
 	for _, seed := range n.moonSeeds {
 		p := n.peers[seed]
 		if p == nil {
@@ -98,6 +102,23 @@ func (n *Node) pingPass(now int64) {
 		if !n.isUpstream(a) && p.active(now) {
 			n.keepalive(now, p)
 		}
+	}
+}
+
+// upstreamWhois sends what 1.14.1 sends every ping pass for each root its
+// keepalive gate skips (Node.cpp leaves those roots among the addresses it
+// then WHOISes): a WHOIS for the root, to the best root. Nothing needs the
+// answer, but the exchange every 5 s keeps the NAT mappings toward the root
+// open, so peers can reach a member behind a NAT through its root (the
+// gate alone would let a member stay silent toward it for 224 s).
+func (n *Node) upstreamWhois(now int64, roots []identity.Address) {
+	u := n.bestUpstream(now)
+	if u == nil || len(roots) == 0 {
+		return
+	}
+	w := wire.Whois{Addresses: roots}
+	if _, ok := n.sendTo(now, u, wire.VerbWHOIS, w.AppendPayload(n.scratch[:0]), false, nil); ok {
+		n.stats.WhoisSent.Add(1)
 	}
 }
 

@@ -75,6 +75,18 @@ func (in *Internet) Now() time.Time {
 	return in.start.Add(in.now)
 }
 
+// wallEpoch anchors elapsedLocked on a wall-clock internet.
+var wallEpoch = time.Now()
+
+// elapsedLocked is the internet's time as a duration, with in.mu held:
+// virtual time, or wall time since the package loaded.
+func (in *Internet) elapsedLocked() time.Duration {
+	if in.virtual {
+		return in.now
+	}
+	return time.Since(wallEpoch)
+}
+
 // Elapsed is the virtual time since the internet was made.
 func (in *Internet) Elapsed() time.Duration {
 	in.mu.Lock()

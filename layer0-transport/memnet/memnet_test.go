@@ -215,3 +215,48 @@ func TestPcapWriter(t *testing.T) {
 		t.Fatalf("captured %q (%v)", payloads, w.Err())
 	}
 }
+
+// TestNATUDPTimeout: a mapping stays open while the inside host keeps
+// sending; after UDPTimeout without an outbound datagram, answers are
+// dropped, and the next outbound datagram gets a new mapping.
+func TestNATUDPTimeout(t *testing.T) {
+	for _, kind := range NATTypes {
+		t.Run(kind.String(), func(t *testing.T) {
+			in := New(Options{Virtual: true})
+			server, _ := in.AddHost(pubIP, Link{})
+			nat, _ := in.AddNAT(natIP, kind, Link{})
+			nat.UDPTimeout = 30 * time.Second
+			inside, _ := nat.AddHost(lanIP, Link{})
+			srx := open(t, server, 9993)
+			irx := open(t, inside, 9993)
+			serverAt := netip.AddrPortFrom(pubIP, 9993)
+			at := time.Duration(0)
+			wait := func(d time.Duration) { at += d; in.Advance(at) }
+
+			send(t, inside, serverAt, "out")
+			wait(time.Second)
+			mapped := (*srx)[0].from
+			for i := range 4 { // every 22 s an outbound datagram refreshes the mapping
+				wait(20 * time.Second)
+				send(t, inside, serverAt, "keepalive")
+				wait(time.Second)
+				send(t, server, mapped, "answer")
+				wait(time.Second)
+				if len(*irx) != i+1 {
+					t.Fatalf("round %d: inside got %d answers, want %d", i, len(*irx), i+1)
+				}
+			}
+			wait(31 * time.Second) // quiet past the timeout
+			send(t, server, mapped, "late")
+			wait(time.Second)
+			if n := len(*irx); n != 4 {
+				t.Fatalf("an answer crossed an expired mapping (%d answers)", n)
+			}
+			send(t, inside, serverAt, "again")
+			wait(time.Second)
+			if got := (*srx)[len(*srx)-1].from; got == mapped {
+				t.Fatalf("the expired mapping %v was reused", mapped)
+			}
+		})
+	}
+}

@@ -46,6 +46,10 @@ type NAT struct {
 	Public netip.Addr
 	Kind   NATType
 	link   Link
+	// UDPTimeout, when set, forgets a mapping that has seen no outbound
+	// datagram for that long (home routers commonly use 30 s): inbound
+	// datagrams do not refresh it.
+	UDPTimeout time.Duration
 
 	lan      map[netip.Addr]*Host
 	byInside map[mapKey]*mapping
@@ -60,9 +64,21 @@ type mapKey struct {
 }
 
 type mapping struct {
+	key     mapKey
 	inside  netip.AddrPort
 	port    uint16
 	allowed map[netip.AddrPort]bool
+	lastOut time.Duration // internet time of the last outbound datagram
+}
+
+// expired reports (with in.mu held) whether m timed out, and forgets it.
+func (n *NAT) expired(m *mapping) bool {
+	if n.UDPTimeout <= 0 || n.in.elapsedLocked()-m.lastOut <= n.UDPTimeout {
+		return false
+	}
+	delete(n.byInside, m.key)
+	delete(n.byPort, m.port)
+	return true
 }
 
 // Capture writes the NAT's public side (translated datagrams) to w.
@@ -96,6 +112,9 @@ func (n *NAT) outbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 		key.remote = dst
 	}
 	m := n.byInside[key]
+	if m != nil && n.expired(m) {
+		m = nil
+	}
 	if m == nil {
 		port := n.nextPort
 		for n.byPort[port] != nil {
@@ -105,10 +124,11 @@ func (n *NAT) outbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 			}
 		}
 		n.nextPort = port + 1
-		m = &mapping{inside: src, port: port, allowed: map[netip.AddrPort]bool{}}
+		m = &mapping{key: key, inside: src, port: port, allowed: map[netip.AddrPort]bool{}}
 		n.byInside[key] = m
 		n.byPort[port] = m
 	}
+	m.lastOut = n.in.elapsedLocked()
 	m.allowed[dst] = true
 	if n.Kind == AddressRestricted {
 		m.allowed[netip.AddrPortFrom(dst.Addr(), 0)] = true
@@ -120,6 +140,9 @@ func (n *NAT) outbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 func (n *NAT) inbound(src, dst netip.AddrPort) (netip.AddrPort, bool) {
 	m := n.byPort[dst.Port()]
 	if m == nil {
+		return netip.AddrPort{}, false
+	}
+	if n.expired(m) {
 		return netip.AddrPort{}, false
 	}
 	switch n.Kind {
