@@ -71,7 +71,7 @@ func joinLeave(ctx context.Context, cmd *cli.Command, name, method string) error
 	}
 	status, resp := c.doBody(ctx, method, "/network/"+strings.ToLower(nwid), body)
 	if status != http.StatusOK {
-		return fail(exitFailure, "%d %s %s", status, name, strings.TrimSpace(string(resp)))
+		return c.replyError(status, name, resp)
 	}
 	if cmd.Bool("j") {
 		fmt.Fprintln(cmd.Root().Writer, strings.TrimSpace(string(resp)))

@@ -29,6 +29,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random)", Value: -1},
 			&cli.BoolFlag{Name: "U", Usage: "accepted for zerotier-one compatibility (ztgo needs no root for VL1)"},
+			&cli.BoolFlag{Name: "d", Usage: "run in the background, detached from the terminal (as zerotier-one -d); the log still goes to stderr"},
 			&cli.BoolFlag{Name: "allow-loopback", Usage: "let 127.0.0.1 paths carry traffic (single-machine tests)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 			&cli.StringFlag{Name: "device", Usage: "network devices: tap (needs root) or none (configs only)", Value: "tap"},
@@ -57,6 +58,12 @@ func runCommand() *cli.Command {
 			case "none":
 			default:
 				return fail(exitUsage, "--device %q: want tap or none", cmd.String("device"))
+			}
+			if cmd.Bool("d") {
+				if err := daemonize(); err != nil {
+					return fail(exitFailure, "-d: %v", err)
+				}
+				return nil
 			}
 			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices})
 			if err != nil {
@@ -95,6 +102,23 @@ func runCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// withoutDaemonFlag is the command line a daemon runs with: args without
+// -d, so the child does not start yet another.
+func withoutDaemonFlag(args []string) []string {
+	out := []string{}
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		switch a {
+		case "-d", "--d", "-d=true", "--d=true":
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // zerotier-one writes its port glued to the switch: -p9993.
