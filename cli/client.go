@@ -24,7 +24,7 @@ import (
 func apiFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "D", Usage: "home directory, to find the port and token", Value: node.HomeFromEnv()},
-		&cli.IntFlag{Name: "p", Usage: "local API port (default: from zerotier-one.port in the home directory)"},
+		&cli.IntFlag{Name: "p", Usage: "local API port", DefaultText: "the port the running node wrote to zerotier-one.port in -D's directory"},
 		&cli.StringFlag{Name: "T", Usage: "auth token (default: authtoken.secret in the home directory)"},
 		&cli.StringFlag{Name: "H", Usage: "API host", Value: "127.0.0.1"},
 		&cli.BoolFlag{Name: "j", Usage: "print JSON"},

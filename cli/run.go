@@ -25,9 +25,15 @@ func runCommand() *cli.Command {
 		Description: "Runs a node until SIGINT or SIGTERM. HOMEDIR (default $ZTGO_HOME or " + node.DefaultHome + ")\n" +
 			"holds identity.secret, authtoken.secret, planet, moons.d, peers.d and local.conf, laid out\n" +
 			"as zerotier-one's, so an existing zerotier-one home directory can be used as it is.\n" +
-			"A 'planet' file there replaces ZeroTier's public planet (private roots).",
+			"A 'planet' file there replaces ZeroTier's public planet (private roots).\n\n" +
+			"Getting a node onto a network:\n" +
+			"   sudo ztgo run                       # this node; it logs ONLINE once a root answers\n" +
+			"   sudo ztgo join <network id>          # from another terminal: asks the network's controller\n" +
+			"   then authorize the node (its address: ztgo info) at the controller: ZeroTier Central, or\n" +
+			"   ztgo controller member authorize <network id> <address> on a ztgo controller\n" +
+			"   ztgo listnetworks                    # OK with the assigned addresses once authorized",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random)", Value: -1},
+			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random; local.conf's primaryPort overrides)", Value: -1, DefaultText: "9993"},
 			&cli.BoolFlag{Name: "U", Usage: "accepted for zerotier-one compatibility (ztgo needs no root for VL1)"},
 			&cli.BoolFlag{Name: "d", Usage: "run in the background, detached from the terminal (as zerotier-one -d); the log still goes to stderr"},
 			&cli.BoolFlag{Name: "allow-loopback", Usage: "let 127.0.0.1 paths carry traffic (single-machine tests)"},
@@ -55,6 +61,11 @@ func runCommand() *cli.Command {
 			switch cmd.String("device") {
 			case "tap":
 				devices = tapDevices()
+				if why := tapProblem(); why != "" {
+					// Joined networks then show PORT_ERROR (portError -999), as
+					// in zerotier-one; VL1 and the controller still work.
+					log.Warn("TAP devices cannot be made: " + why + "; joined networks will show PORT_ERROR (run as root, or pass --device none for configs only)")
+				}
 			case "none":
 			default:
 				return fail(exitUsage, "--device %q: want tap or none", cmd.String("device"))
