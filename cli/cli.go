@@ -52,6 +52,7 @@ func commands() []*cli.Command {
 		worldCommand(),
 		identityCommand(),
 		dumpCommand(),
+		serviceCommand(),
 		cliUsageCommand(),
 	}
 }
