@@ -27,7 +27,7 @@ func apiCommand() *cli.Command {
 			}
 			status, body := c.do(ctx, http.MethodGet, path)
 			if status != http.StatusOK {
-				return fail(exitFailure, "%d %s %s", status, path, strings.TrimSpace(string(body)))
+				return c.replyError(status, path, body)
 			}
 			fmt.Fprintln(cmd.Root().Writer, strings.TrimSpace(string(body)))
 			return nil

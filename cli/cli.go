@@ -51,6 +51,9 @@ func commands() []*cli.Command {
 		apiCommand(),
 		worldCommand(),
 		identityCommand(),
+		dumpCommand(),
+		serviceCommand(),
+		cliUsageCommand(),
 	}
 }
 
@@ -98,7 +101,28 @@ func prepare(root *cli.Command) {
 // Main runs the root command on args (args[0] is the program name) and
 // returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	return execute(New(), splitGluedPort(personality(args)), stdout, stderr)
+	p := personality(args)
+	if p.done {
+		fmt.Fprint(stdout, p.stdout)
+		fmt.Fprint(stderr, p.stderr)
+		return p.code
+	}
+	root := New()
+	args = p.args
+	if p.cli != "" {
+		root.Metadata = map[string]any{compatKey: p.cli}
+	} else {
+		args = hoistFlags(root, args)
+	}
+	return execute(root, splitGluedPort(args), stdout, stderr)
+}
+
+const compatKey = "zerotier-cli"
+
+// cliCompat is the program name when ztgo runs as zerotier-cli, else "".
+func cliCompat(cmd *cli.Command) string {
+	name, _ := cmd.Root().Metadata[compatKey].(string)
+	return name
 }
 
 // execute runs a prepared root command and turns its error into one stderr
@@ -119,7 +143,13 @@ func execute(root *cli.Command, args []string, stdout, stderr io.Writer) int {
 			e.code = coder.ExitCode()
 		}
 	}
-	if e.msg != "" {
+	switch {
+	case e.msg == "":
+	case e.toStdout:
+		fmt.Fprintln(stdout, e.msg)
+	case e.verbatim:
+		fmt.Fprintln(stderr, e.msg)
+	default:
 		fmt.Fprintln(stderr, oneLine(e.msg))
 	}
 	return e.code
@@ -131,6 +161,10 @@ func execute(root *cli.Command, args []string, stdout, stderr io.Writer) int {
 type exitError struct {
 	code int
 	msg  string
+	// verbatim messages are printed as they are (lines and all), without
+	// the command's name; toStdout ones go to stdout, as zerotier-cli
+	// prints its error replies.
+	verbatim, toStdout bool
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -138,6 +172,17 @@ func (e *exitError) Error() string { return e.msg }
 // fail returns an exitError; nameErrors later prefixes the command's name.
 func fail(code int, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// reply is an error printed on stdout exactly as given, as zerotier-cli
+// prints its error replies ("401 info {}").
+func reply(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...), verbatim: true, toStdout: true}
+}
+
+// verbatim is an error printed on stderr exactly as given.
+func verbatim(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...), verbatim: true}
 }
 
 // nameErrors makes c's action and usage errors read `ztgo <command>: <msg>`,
@@ -168,7 +213,7 @@ func named(cmd *cli.Command, err error) error {
 	if !errors.As(err, &e) {
 		e = &exitError{code: exitFailure, msg: err.Error()}
 	}
-	if e.msg == "" {
+	if e.msg == "" || e.verbatim {
 		return e
 	}
 	return &exitError{code: e.code, msg: cmd.FullName() + ": " + e.msg}

@@ -41,7 +41,7 @@ func setCommand() *cli.Command {
 			body, _ := json.Marshal(map[string]bool{key: on})
 			status, resp := c.doBody(ctx, http.MethodPost, "/network/"+strings.ToLower(nwid), body)
 			if status != http.StatusOK {
-				return fail(exitFailure, "%d set %s", status, strings.TrimSpace(string(resp)))
+				return c.replyError(status, "set", resp)
 			}
 			fmt.Fprintln(cmd.Root().Writer, strings.TrimSpace(string(resp)))
 			return nil
@@ -146,7 +146,7 @@ func orbitCommand() *cli.Command {
 			body, _ := json.Marshal(map[string]string{"seed": seed.String()})
 			status, resp := c.doBody(ctx, http.MethodPost, "/moon/"+id.String(), body)
 			if status != http.StatusOK {
-				return fail(exitFailure, "%d orbit %s", status, strings.TrimSpace(string(resp)))
+				return c.replyError(status, "orbit", resp)
 			}
 			fmt.Fprintln(cmd.Root().Writer, "200 orbit OK")
 			return nil
@@ -171,7 +171,7 @@ func deorbitCommand() *cli.Command {
 			}
 			status, resp := c.do(ctx, http.MethodDelete, "/moon/"+id.String())
 			if status != http.StatusOK {
-				return fail(exitFailure, "%d deorbit %s", status, strings.TrimSpace(string(resp)))
+				return c.replyError(status, "deorbit", resp)
 			}
 			fmt.Fprintln(cmd.Root().Writer, "200 deorbit OK")
 			return nil

@@ -61,6 +61,9 @@ func joinLeave(ctx context.Context, cmd *cli.Command, name, method string) error
 		fmt.Fprintln(cmd.Root().Writer, "invalid network id")
 		return &exitError{code: exitUsage}
 	}
+	if strings.Trim(nwid, "0") == "" && cliCompat(cmd) == "" {
+		return fail(exitUsage, "network ID %s is refused: no network has it (a network ID is its controller's 10-digit address and 6 more hex digits, e.g. 8056c2e21c000001)", nwid)
+	}
 	c, err := newAPIClient(cmd)
 	if err != nil {
 		return err
@@ -71,7 +74,7 @@ func joinLeave(ctx context.Context, cmd *cli.Command, name, method string) error
 	}
 	status, resp := c.doBody(ctx, method, "/network/"+strings.ToLower(nwid), body)
 	if status != http.StatusOK {
-		return fail(exitFailure, "%d %s %s", status, name, strings.TrimSpace(string(resp)))
+		return c.replyError(status, name, resp)
 	}
 	if cmd.Bool("j") {
 		fmt.Fprintln(cmd.Root().Writer, strings.TrimSpace(string(resp)))

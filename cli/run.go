@@ -25,10 +25,17 @@ func runCommand() *cli.Command {
 		Description: "Runs a node until SIGINT or SIGTERM. HOMEDIR (default $ZTGO_HOME or " + node.DefaultHome + ")\n" +
 			"holds identity.secret, authtoken.secret, planet, moons.d, peers.d and local.conf, laid out\n" +
 			"as zerotier-one's, so an existing zerotier-one home directory can be used as it is.\n" +
-			"A 'planet' file there replaces ZeroTier's public planet (private roots).",
+			"A 'planet' file there replaces ZeroTier's public planet (private roots).\n\n" +
+			"Getting a node onto a network:\n" +
+			"   sudo ztgo run                       # this node; it logs ONLINE once a root answers\n" +
+			"   sudo ztgo join <network id>          # from another terminal: asks the network's controller\n" +
+			"   then authorize the node (its address: ztgo info) at the controller: ZeroTier Central, or\n" +
+			"   ztgo controller member authorize <network id> <address> on a ztgo controller\n" +
+			"   ztgo listnetworks                    # OK with the assigned addresses once authorized",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random)", Value: -1},
+			&cli.IntFlag{Name: "p", Usage: "primary UDP port and local API port (0 = random; local.conf's primaryPort overrides)", Value: -1, DefaultText: "9993"},
 			&cli.BoolFlag{Name: "U", Usage: "accepted for zerotier-one compatibility (ztgo needs no root for VL1)"},
+			&cli.BoolFlag{Name: "d", Usage: "run in the background, detached from the terminal (as zerotier-one -d); the log still goes to stderr"},
 			&cli.BoolFlag{Name: "allow-loopback", Usage: "let 127.0.0.1 paths carry traffic (single-machine tests)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 			&cli.StringFlag{Name: "device", Usage: "network devices: tap (needs root) or none (configs only)", Value: "tap"},
@@ -54,9 +61,20 @@ func runCommand() *cli.Command {
 			switch cmd.String("device") {
 			case "tap":
 				devices = tapDevices()
+				if why := tapProblem(); why != "" {
+					// Joined networks then show PORT_ERROR (portError -999), as
+					// in zerotier-one; VL1 and the controller still work.
+					log.Warn("TAP devices cannot be made: " + why + "; joined networks will show PORT_ERROR (run as root, or pass --device none for configs only)")
+				}
 			case "none":
 			default:
 				return fail(exitUsage, "--device %q: want tap or none", cmd.String("device"))
+			}
+			if cmd.Bool("d") {
+				if err := daemonize(); err != nil {
+					return fail(exitFailure, "-d: %v", err)
+				}
+				return nil
 			}
 			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices})
 			if err != nil {
@@ -95,6 +113,23 @@ func runCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// withoutDaemonFlag is the command line a daemon runs with: args without
+// -d, so the child does not start yet another.
+func withoutDaemonFlag(args []string) []string {
+	out := []string{}
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		switch a {
+		case "-d", "--d", "-d=true", "--d=true":
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // zerotier-one writes its port glued to the switch: -p9993.

@@ -108,7 +108,14 @@ func TestClientErrors(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	os.WriteFile(filepath.Join(dir, "authtoken.secret"), []byte("x"), 0o600)
-	if r = run(t, "listpeers", "-D", dir); r.code != 1 || !strings.Contains(r.stderr, "Error connecting to the ZeroTier service") {
+	if r = run(t, "listpeers", "-D", dir); r.code != 1 || !strings.Contains(r.stderr, "the node is not running: nothing answers at 127.0.0.1:") {
+		t.Fatalf("%+v", r)
+	}
+	// A port file left by a node that has stopped.
+	if r = run(t, "join", "-D", dir, "8056c2e21c000001"); r.code != 1 || !strings.Contains(r.stderr, "the node is not running") {
+		t.Fatalf("%+v", r)
+	}
+	if r = run(t, "join", "-D", dir, "0000000000000000"); r.code != 2 || !strings.Contains(r.stderr, "0000000000000000 is refused: no network has it") {
 		t.Fatalf("%+v", r)
 	}
 	for _, args := range [][]string{{"ping", "-D", dir}, {"ping", "-D", dir, "xyz"}, {"run", "-p", "70000", dir}, {"run", dir, "extra"}} {

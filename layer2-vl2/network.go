@@ -2,8 +2,10 @@ package vl2
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -294,6 +296,7 @@ func (n *Network) applyDictionary(now int64, dict []byte, save bool) error {
 		return fmt.Errorf("%w: issued at %d, we hold one issued at %d", errOldConfig, cfg.Timestamp, n.newestConfig)
 	}
 	n.newestConfig = cfg.Timestamp
+	changed := configChanged(n.config, cfg)
 	n.config, n.dict, n.rules, n.myCaps = cfg, slices.Clone(dict), table, caps
 	n.lastConfigUpdate = now
 	n.failure = StatusOK
@@ -304,10 +307,25 @@ func (n *Network) applyDictionary(now int64, dict []byte, save bool) error {
 			n.s.log.Warn("cannot save network config", "network", vl2wire.NetworkIDString(n.id), "err", err)
 		}
 	}
-	n.s.log.Info("network config applied", "network", vl2wire.NetworkIDString(n.id), "revision", cfg.Revision, "addresses", cfg.StaticIPs)
+	// The controller signs a fresh copy at each refresh (every 60 s): only
+	// a config that changes something is news for the log.
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	n.s.log.Log(context.Background(), level, "network config applied", "network", vl2wire.NetworkIDString(n.id), "revision", cfg.Revision, "addresses", cfg.StaticIPs)
 	n.notify()
 	n.announce(now, true)
 	return nil
+}
+
+// configChanged tells whether a config differs from the one held in what a
+// reader of the log cares about: its revision, name, addresses, routes,
+// MTU or rules (not its timestamp and freshly signed credentials).
+func configChanged(old, cfg *vl2wire.NetworkConfig) bool {
+	return old == nil || old.Revision != cfg.Revision || old.Name != cfg.Name || old.MTU != cfg.MTU ||
+		!slices.Equal(old.StaticIPs, cfg.StaticIPs) || !slices.Equal(old.Routes, cfg.Routes) ||
+		!bytes.Equal(old.Rules, cfg.Rules)
 }
 
 // setFailure records an error from the controller. Unlike 1.14.1, which

@@ -87,7 +87,7 @@ func (n *Node) networkJSON(in vl2.Info) object {
 		"dhcp":              false,
 		"bridge":            in.Bridge,
 		"broadcastEnabled":  in.BroadcastEnabled,
-		"portError":         0,
+		"portError":         portError(in.Status),
 		"netconfRevision":   in.Revision,
 		"assignedAddresses": addrs,
 		"routes":            routes,
@@ -98,4 +98,13 @@ func (n *Node) networkJSON(in vl2.Info) object {
 		"allowDNS":          st.AllowDNS,
 		"dns":               object{"domain": in.DNS.Domain, "servers": []string{}},
 	}
+}
+
+// portError is what 1.14.1 reports for a network whose OS device could not
+// be made: its port callback's -999.
+func portError(s vl2.Status) int {
+	if s == vl2.StatusPortError {
+		return -999
+	}
+	return 0
 }

@@ -66,6 +66,9 @@ type Node struct {
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
+	// onlineEvery and rootNagEvery pace watchOnline (tests shorten them
+	// before Run).
+	onlineEvery, rootNagEvery time.Duration
 }
 
 // Open prepares a node: state files, sockets and the API listener. Run
@@ -144,7 +147,8 @@ func Open(opts Options) (*Node, error) {
 		bind.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{},
+		onlineEvery: time.Second, rootNagEvery: 10 * time.Second}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          bind,
@@ -221,6 +225,11 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		n.returnMemory(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.watchOnline(ctx)
 	}()
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()

@@ -113,9 +113,15 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	names := []string{"root", "controller", "alice", "bob"}
+	// Each node has a loopback /24 of its own (127.0.1.1, 127.0.2.1, ...;
+	// Linux routes all of 127/8 to lo): the root admits one new identity
+	// per /24 every 2 s, as ZeroTier's does, and four nodes sharing
+	// 127.0.0.1 would wait ~6 s for it.
 	ports := map[string]uint16{}
-	for _, n := range names {
-		if ports[n], err = loopback.FreePort(); err != nil {
+	addrs := map[string]netip.Addr{}
+	for i, n := range names {
+		addrs[n] = netip.AddrFrom4([4]byte{127, 0, byte(i + 1), 1})
+		if ports[n], err = freePort(addrs[n]); err != nil {
 			return err
 		}
 		os.MkdirAll(filepath.Join(d.dir, n), 0o700)
@@ -130,7 +136,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rootAt := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports["root"])
+	rootAt := netip.AddrPortFrom(addrs["root"], ports["root"])
 	planet := world.Make(world.Planet, 0x5a7e5700+uint64(time.Now().Unix()%1000), uint64(time.Now().UnixMilli()), key.Public,
 		[]world.Root{{Identity: rootID.Public(), StableEndpoints: []netip.AddrPort{rootAt}}}, &key.Secret)
 	for _, n := range names {
@@ -146,7 +152,7 @@ func (d *demo) run(ctx context.Context) error {
 	for _, name := range names {
 		n, err := node.Open(node.Options{
 			Home: filepath.Join(d.dir, name), Port: int(ports[name]), Logger: logger.With("who", name),
-			AllowLoopback: true, ListenAddr: netip.MustParseAddr("127.0.0.1"),
+			AllowLoopback: true, ListenAddr: addrs[name],
 			Devices: func(nwid uint64, mac vl2wire.MAC, mtu int) (node.Device, error) {
 				var m [6]byte
 				copy(m[:], mac.Append(nil))
@@ -173,7 +179,7 @@ func (d *demo) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	d.step("all nodes online (each said HELLO to the root; new identities are rate-limited per /24, as in ZeroTier)")
+	d.step("all nodes online (each said HELLO to the root from a loopback /24 of its own: new identities are rate-limited per /24, as in ZeroTier)")
 
 	ctl := d.nodes["controller"]
 	var netw map[string]any
@@ -259,6 +265,26 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.step("first packets went through the root; now alice and bob talk directly (root introduced them)")
 	return nil
+}
+
+// freePort finds a port free for UDP on addr (the node) and for TCP on
+// 127.0.0.1 (its local API, which takes the same number and always listens
+// there).
+func freePort(addr netip.Addr) (uint16, error) {
+	var last error
+	for range 20 {
+		port, err := loopback.FreePort()
+		if err != nil {
+			return 0, err
+		}
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
+		if err == nil {
+			c.Close()
+			return port, nil
+		}
+		last = err
+	}
+	return 0, last
 }
 
 // api calls a node's local API with its token.

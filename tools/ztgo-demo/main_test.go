@@ -14,7 +14,7 @@ import (
 // TestDemo runs ztgo-demo as `make demo` does: every step must pass.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the demo takes ~15 s")
+		t.Skip("the demo takes ~2 s")
 	}
 	// The runtime's signal loop starts with the first signal.Notify and
 	// lives for the process; start it before counting goroutines.
