@@ -5,9 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -95,13 +93,11 @@ func parseAddr(s string) (identity.Address, bool) {
 	return a, err == nil
 }
 
-// authorize admits loopback clients with the token: X-ZT1-Auth, else
+// authorize admits loopback clients (and allowManagementFrom's) with the token: X-ZT1-Auth, else
 // ?auth=, else Authorization: Bearer (service-api.md §10.1).
 func (n *Node) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		ip, err := netip.ParseAddr(host)
-		if err != nil || !ip.Unmap().IsLoopback() {
+		if !managementAllowed(r.RemoteAddr, n.Conf.AllowManagementFrom) {
 			deny(w)
 			return
 		}
