@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -191,7 +193,12 @@ func (c *Controller) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /controller/network", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, c.NetworkIDs()) })
 	create := func(w http.ResponseWriter, r *http.Request) {
-		out, err := c.CreateNetwork(readBody(r))
+		body, err := readBody(r)
+		if err != nil {
+			failed(w, err)
+			return
+		}
+		out, err := c.CreateNetwork(body)
 		reply(w, out, err)
 	}
 	mux.HandleFunc("POST /controller/network", create)
@@ -215,7 +222,12 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.Network(id)
 			reply(w, out, err)
 		case http.MethodPost, http.MethodPut:
-			out, err := c.SetNetwork(id, readBody(r))
+			body, err := readBody(r)
+			if err != nil {
+				failed(w, err)
+				return
+			}
+			out, err := c.SetNetwork(id, body)
 			reply(w, out, err)
 		case http.MethodDelete:
 			out, err := c.DeleteNetwork(id)
@@ -243,7 +255,19 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.Member(nwid, addr)
 			reply(w, out, err)
 		case http.MethodPost, http.MethodPut:
-			out, err := c.SetMember(nwid, addr, readBody(r))
+			if _, err := c.Network(nwid); err != nil {
+				reply(w, nil, err) // 404 comes before the body is read
+				return
+			}
+			body, err := readBody(r)
+			if err == nil {
+				err = checkMemberPost(normalize(body).(record))
+			}
+			if err != nil {
+				failed(w, err)
+				return
+			}
+			out, err := c.SetMember(nwid, addr, body)
 			reply(w, out, err)
 		case http.MethodDelete:
 			out, err := c.DeleteMember(nwid, addr)
@@ -299,16 +323,75 @@ func (c *Controller) counts(nwid string) (total, authorized int) {
 	return
 }
 
-// readBody decodes a JSON object; invalid JSON counts as {} (as 1.14.1).
-func readBody(r *http.Request) record {
+// readBody decodes a POST body. What does not parse as JSON (an empty
+// body included) is an error, which 1.14.1 answers with 500 before
+// changing anything; JSON that is not an object counts as {}.
+func readBody(r *http.Request) (record, error) {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	var body record
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	if d.Decode(&body) != nil || body == nil {
-		return record{}
+	err := d.Decode(&v)
+	if err == nil {
+		if _, e := d.Token(); e != io.EOF {
+			err = fmt.Errorf("syntax error while parsing value - unexpected data after the value; expected end of input")
+		}
 	}
-	return body
+	if err == nil && !utf8.Valid(b) {
+		// Go would decode it with U+FFFD; nlohmann refuses it
+		err = fmt.Errorf("syntax error while parsing value - invalid string: ill-formed UTF-8 byte")
+		return nil, parseError(b, int64(firstInvalidUTF8(b))+1, err)
+	}
+	if err != nil {
+		return nil, parseError(b, d.InputOffset(), err)
+	}
+	body, _ := v.(map[string]any)
+	if body == nil {
+		body = record{}
+	}
+	return body, nil
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// parseError words a JSON syntax error as nlohmann's parse_error.101 is
+// worded (the detail is Go's).
+func parseError(b []byte, off int64, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		off, err = int64(len(b))+1, errors.New("syntax error while parsing value - unexpected end of input")
+	}
+	line, col := 1, int64(0)
+	for i := int64(0); i < off && i < int64(len(b)); i++ {
+		col++
+		if b[i] == '\n' {
+			line, col = line+1, 0
+		}
+	}
+	if off > int64(len(b)) {
+		col++
+	}
+	return fmt.Errorf("[json.exception.parse_error.101] parse error at line %d, column %d: %v", line, max(col, 1), err)
+}
+
+// failed answers as 1.14.1's exception handler: 500 and the error.
+func failed(w http.ResponseWriter, err error) {
+	d, _ := json.Marshal(err.Error())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintf(w, `{"error": 500, "description": %s}`, d)
 }
 
 func reply(w http.ResponseWriter, v record, err error) {
