@@ -31,7 +31,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 	join := func(w http.ResponseWriter, r *http.Request) {
 		id, err := parseNWID(r.PathValue("nwid"))
 		if err != nil {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))

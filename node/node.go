@@ -63,6 +63,7 @@ type Node struct {
 	devices      DeviceFactory
 	metricsToken string
 	cached       []*identity.Identity // from peers.d, checked by Run
+	confMu       sync.Mutex           // Conf.Raw, which POST /config/settings replaces
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup

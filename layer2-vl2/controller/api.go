@@ -207,14 +207,14 @@ func (c *Controller) Handler() http.Handler {
 		id := r.PathValue("nwid")
 		if strings.HasSuffix(id, "______") && len(id) == 16 && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
 			if id[:10] != c.addr.String() {
-				http.Error(w, "{}", http.StatusBadRequest)
+				noBody(w, http.StatusBadRequest)
 				return
 			}
 			create(w, r)
 			return
 		}
 		if !nwidPattern.MatchString(id) {
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 			return
 		}
 		switch r.Method {
@@ -233,7 +233,7 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.DeleteNetwork(id)
 			reply(w, out, err)
 		default:
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 		}
 	})
 	mux.HandleFunc("GET /controller/network/{nwid}/member", func(w http.ResponseWriter, r *http.Request) {
@@ -247,7 +247,7 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("/controller/network/{nwid}/member/{addr}", func(w http.ResponseWriter, r *http.Request) {
 		nwid, addr := r.PathValue("nwid"), r.PathValue("addr")
 		if !nwidPattern.MatchString(nwid) || !addrPattern.MatchString(addr) {
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 			return
 		}
 		switch r.Method {
@@ -273,7 +273,7 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.DeleteMember(nwid, addr)
 			reply(w, out, err)
 		default:
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 		}
 	})
 	mux.HandleFunc("GET /unstable/controller/network", func(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +308,19 @@ func (c *Controller) Handler() http.Handler {
 		c.mu.Unlock()
 		writeJSON(w, record{"data": orEmpty(data), "meta": record{"totalCount": len(data), "authorizedCount": auth}})
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			noBody(w, http.StatusNotFound) // no route: no 405 either
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// noBody answers as 1.14.1's handlers that only set a status: no body.
+func noBody(w http.ResponseWriter, code int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(code)
 }
 
 func (c *Controller) counts(nwid string) (total, authorized int) {
@@ -397,9 +409,7 @@ func failed(w http.ResponseWriter, err error) {
 func reply(w http.ResponseWriter, v record, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("{}"))
+		noBody(w, http.StatusNotFound)
 	case err != nil:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
