@@ -343,19 +343,25 @@ func readBody(r *http.Request) (record, error) {
 	var v any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	err := d.Decode(&v)
-	if err == nil {
-		if _, e := d.Token(); e != io.EOF {
-			err = fmt.Errorf("syntax error while parsing value - unexpected data after the value; expected end of input")
+	if err := d.Decode(&v); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			// Go counts the offending byte as read
+			return nil, parseError(b, int(se.Offset)-1, "syntax error while parsing value - "+se.Error())
+		case len(bytes.TrimSpace(b)) == 0:
+			return nil, parseError(b, len(b), "syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal")
+		default:
+			return nil, parseError(b, len(b), "syntax error while parsing value - unexpected end of input")
 		}
 	}
-	if err == nil && !utf8.Valid(b) {
-		// Go would decode it with U+FFFD; nlohmann refuses it
-		err = fmt.Errorf("syntax error while parsing value - invalid string: ill-formed UTF-8 byte")
-		return nil, parseError(b, int64(firstInvalidUTF8(b))+1, err)
+	if rest := int(d.InputOffset()); len(bytes.TrimSpace(b[rest:])) > 0 {
+		at := rest + bytes.IndexFunc(b[rest:], func(r rune) bool { return !strings.ContainsRune(" \t\r\n", r) })
+		return nil, parseError(b, at, fmt.Sprintf("syntax error while parsing value - unexpected %q; expected end of input", b[at]))
 	}
-	if err != nil {
-		return nil, parseError(b, d.InputOffset(), err)
+	if !utf8.Valid(b) {
+		// Go would decode it with U+FFFD; nlohmann refuses it
+		return nil, parseError(b, firstInvalidUTF8(b), "syntax error while parsing value - invalid string: ill-formed UTF-8 byte")
 	}
 	body, _ := v.(map[string]any)
 	if body == nil {
@@ -375,27 +381,18 @@ func firstInvalidUTF8(b []byte) int {
 	return len(b)
 }
 
-// parseError words a JSON syntax error as nlohmann's parse_error.101 is
-// worded (the detail is Go's).
-func parseError(b []byte, off int64, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off = se.Offset
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		off, err = int64(len(b))+1, errors.New("syntax error while parsing value - unexpected end of input")
-	}
-	line, col := 1, int64(0)
-	for i := int64(0); i < off && i < int64(len(b)); i++ {
+// parseError words a JSON syntax error at byte pos of b as nlohmann's
+// parse_error.101 is worded: line and column (1-based) of the offending
+// byte; the detail after the dash is Go's for most errors.
+func parseError(b []byte, pos int, msg string) error {
+	line, col := 1, 1
+	for i := 0; i < pos && i < len(b); i++ {
 		col++
 		if b[i] == '\n' {
-			line, col = line+1, 0
+			line, col = line+1, 1
 		}
 	}
-	if off > int64(len(b)) {
-		col++
-	}
-	return fmt.Errorf("[json.exception.parse_error.101] parse error at line %d, column %d: %v", line, max(col, 1), err)
+	return fmt.Errorf("[json.exception.parse_error.101] parse error at line %d, column %d: %s", line, col, msg)
 }
 
 // failed answers as 1.14.1's exception handler: 500 and the error.

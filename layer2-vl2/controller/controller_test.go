@@ -554,3 +554,22 @@ func TestMistypedFields(t *testing.T) {
 		t.Errorf("pools %s", body)
 	}
 }
+
+// The parse errors are placed (line, column) as 1.14.1 places them.
+func TestParseErrorPosition(t *testing.T) {
+	f := newFixture(t)
+	for body, want := range map[string]string{
+		``:                "parse error at line 1, column 1: syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal",
+		`{"name":`:        "parse error at line 1, column 9: syntax error while parsing value - unexpected end of input",
+		`{"name":"x"}}`:   `parse error at line 1, column 13: syntax error while parsing value - unexpected '}'; expected end of input`,
+		"{\n\"a\":1,\n!}": "parse error at line 3, column 1: ",
+	} {
+		rec := httptest.NewRecorder()
+		f.http.ServeHTTP(rec, httptest.NewRequest("POST", "/controller/network", strings.NewReader(body)))
+		var m map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &m)
+		if d, _ := m["description"].(string); rec.Code != 500 || !strings.HasPrefix(d, "[json.exception.parse_error.101] "+want) {
+			t.Errorf("%q: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+}
