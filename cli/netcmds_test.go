@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -47,6 +48,13 @@ func TestNetworkCommands(t *testing.T) {
 	f := strings.Fields(lines[1])
 	if f[2] != nwid || f[3] != "cmds" || f[5] != "OK" || f[6] != "PRIVATE" || !strings.HasPrefix(f[len(f)-1], "10.5.0.") {
 		t.Fatalf("listnetworks line %q", lines[1])
+	}
+	// -j listnetworks carries the multicast subscriptions: the ARP group
+	// of the assigned address
+	var js []map[string]any
+	json.Unmarshal([]byte(run(t, "listnetworks", "-j", "-D", home).stdout), &js)
+	if len(js) != 1 || fmt.Sprint(js[0]["multicastSubscriptions"]) == "[]" || !strings.Contains(fmt.Sprint(js[0]["multicastSubscriptions"]), "mac:ff:ff:ff:ff:ff:ff") {
+		t.Fatalf("listnetworks -j: %v", js)
 	}
 	if r := run(t, "get", "-D", home, nwid, "name"); r.stdout != "cmds\n" {
 		t.Fatalf("get name: %+v", r)

@@ -277,9 +277,10 @@ func (p *Peer) prunePaths(now int64) {
 func (p *Peer) alive(now int64) bool  { return now-p.lastReceive.Load() < peerActivityTimeout }
 func (p *Peer) active(now int64) bool { return now-p.lastNonTrivial.Load() < peerActivityTimeout }
 
-// latency is the best direct path's latency, or latencyUnknown.
+// latency is the best direct path's latency, or latencyUnknown. Under a
+// millisecond it is 0 (a LAN peer), as 1.14.1 shows it.
 func (p *Peer) latency(now int64) int {
-	if pp := p.bestPath(now, false); pp != nil && pp.path.latency != 0 {
+	if pp := p.bestPath(now, false); pp != nil {
 		return pp.path.latency
 	}
 	return latencyUnknown

@@ -37,6 +37,11 @@ type Info struct {
 	Routes           []vl2wire.Route
 	DNS              vl2wire.DNS
 	MulticastLimit   int
+	// MulticastSubscriptions are the groups the node itself listens to on
+	// the network: each static address's ARP or solicited-node group and
+	// what the OS side subscribed, sorted (not broadcast, which the
+	// config enables), as 1.14.1 lists them.
+	MulticastSubscriptions []vl2wire.MulticastGroup
 }
 
 // Status is a network's status (vl2.md §7.1).

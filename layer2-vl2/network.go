@@ -130,12 +130,18 @@ func (n *Network) infoLocked() Info {
 		in.Routes = slices.Clone(c.Routes)
 		in.DNS = c.DNS
 		in.MulticastLimit = int(c.MulticastLimit)
+		for _, p := range c.StaticIPs {
+			in.MulticastSubscriptions = append(in.MulticastSubscriptions, vl2wire.AddressResolutionGroup(p.Addr()))
+		}
 		for _, sp := range c.Specialists {
 			if sp&vl2wire.SpecialistActiveBridge != 0 && identity.Address(sp&0xffffffffff) == n.s.addr {
 				in.Bridge = true
 			}
 		}
 	}
+	in.MulticastSubscriptions = append(in.MulticastSubscriptions, n.extraGroups...)
+	slices.SortFunc(in.MulticastSubscriptions, vl2wire.MulticastGroup.Compare)
+	in.MulticastSubscriptions = slices.Compact(in.MulticastSubscriptions)
 	return in
 }
 

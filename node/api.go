@@ -5,9 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,8 +26,20 @@ func (n *Node) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, r, n.statusJSON()) })
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, r, object{"online": n.VL1.Status().Online, "clock": time.Now().UnixMilli(), "version": vl1Version()})
+		v := vl1.CompatVersion
+		reply(w, r, object{"online": n.VL1.Status().Online, "clock": time.Now().UnixMilli(), "version": vl1Version(),
+			"versionMajor": int(v.Major), "versionMinor": int(v.Minor), "versionRev": int(v.Revision), "versionBuild": 0})
 	})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) { reply(w, r, n.localConfig()) })
+	mux.HandleFunc("POST /config/settings", n.postSettings)
+	mux.HandleFunc("PUT /config/settings", n.postSettings)
+	// Multipath (bonding) does not exist in ztgo: 1.14.1 answers these so
+	// when no bond is in use.
+	mux.HandleFunc("GET /bond/show/{addr}", bondInactive(""))
+	for _, m := range []string{"POST", "PUT"} {
+		mux.HandleFunc(m+" /bond/rotate/{addr}", bondInactive(""))
+		mux.HandleFunc(m+" /bond/setmtu/{mtu}/{iface}/{ip}", bondInactive("Bonding layer isn't active yet"))
+	}
 	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, p := range n.VL1.Peers() {
@@ -40,7 +50,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /peer/{addr}", func(w http.ResponseWriter, r *http.Request) {
 		a, ok := parseAddr(r.PathValue("addr"))
 		if !ok {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		p, found := n.VL1.Peer(a)
@@ -54,7 +64,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("POST /ztgo/ping/{addr}", func(w http.ResponseWriter, r *http.Request) {
 		a, ok := parseAddr(r.PathValue("addr"))
 		if !ok {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		timeout := 5 * time.Second
@@ -79,7 +89,58 @@ func (n *Node) apiHandler() http.Handler {
 	n.networkAPI(mux)
 	n.moonAPI(mux)
 	mux.HandleFunc("GET /metrics", n.metrics)
-	return n.authorize(mux)
+	return knownMethods(n.authorize(routed(mux)))
+}
+
+// bondInactive answers a /bond request as 1.14.1 does without bonds: 400
+// with body (or {}).
+func bondInactive(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !bondPath.MatchString(r.URL.Path) {
+			notFound(w)
+			return
+		}
+		if body == "" {
+			body = "{}"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(body))
+	}
+}
+
+// bondPath is what 1.14.1 routes under /bond (anything else is 404).
+var bondPath = regexp.MustCompile(`^/bond/(show/[0-9a-fA-F]{10}|rotate/[0-9a-fA-F]{10}|setmtu/[0-9]{1,6}/[a-zA-Z0-9_]{1,16}/[0-9a-fA-F.:]{1,39})$`)
+
+// routed answers what no route matches as 1.14.1's HTTP server does: 404
+// with no body, whatever the method (no 405).
+func routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			notFound(w)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNotFound)
+}
+
+// knownMethods refuses (400, no body) methods 1.14.1's HTTP server does
+// not parse, before authentication as it does.
+func knownMethods(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI":
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
 }
 
 func vl1Version() string {
@@ -95,13 +156,11 @@ func parseAddr(s string) (identity.Address, bool) {
 	return a, err == nil
 }
 
-// authorize admits loopback clients with the token: X-ZT1-Auth, else
+// authorize admits loopback clients (and allowManagementFrom's) with the token: X-ZT1-Auth, else
 // ?auth=, else Authorization: Bearer (service-api.md §10.1).
 func (n *Node) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		ip, err := netip.ParseAddr(host)
-		if err != nil || !ip.Unmap().IsLoopback() {
+		if !managementAllowed(r.RemoteAddr, n.Conf.AllowManagementFrom) {
 			deny(w)
 			return
 		}
@@ -165,8 +224,9 @@ func reply(w http.ResponseWriter, r *http.Request, v any) {
 func (n *Node) statusJSON() object {
 	st := n.VL1.Status()
 	v := vl1.CompatVersion
+	raw := n.localConfig()
 	settings := object{}
-	if s, ok := n.Conf.Raw["settings"].(map[string]any); ok {
+	if s, ok := raw["settings"].(map[string]any); ok {
 		for k, val := range s {
 			settings[k] = val
 		}
@@ -200,7 +260,7 @@ func (n *Node) statusJSON() object {
 	settings["softwareUpdate"] = "disable"
 	settings["softwareUpdateChannel"] = "release"
 	config := object{}
-	for k, val := range n.Conf.Raw {
+	for k, val := range raw {
 		config[k] = val
 	}
 	config["settings"] = settings

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 )
@@ -27,12 +28,15 @@ type Settings struct {
 
 // honoured lists the settings keys read; the rest are logged and ignored.
 var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
-	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs"}
+	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs", "allowManagementFrom"}
 
 // LocalConf is local.conf. Raw keeps the whole document for /status.
 type LocalConf struct {
 	Settings Settings
 	Raw      map[string]any
+	// AllowManagementFrom is settings.allowManagementFrom: the networks
+	// besides loopback that may reach the local API (with the token).
+	AllowManagementFrom []netip.Prefix
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -65,6 +69,11 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 	sb, _ := json.Marshal(s)
 	if err := json.Unmarshal(sb, &lc.Settings); err != nil {
 		return nil, fmt.Errorf("%s: settings: %v", p, err)
+	}
+	amf, bad := parseAllowManagementFrom(s["allowManagementFrom"])
+	lc.AllowManagementFrom = amf
+	for _, b := range bad {
+		log.Warn("local.conf allowManagementFrom entry is not an address or network; ignored", "entry", b)
 	}
 	for k := range s {
 		if !slices.Contains(honoured, k) {

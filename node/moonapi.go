@@ -58,7 +58,7 @@ func (n *Node) moonAPI(mux *http.ServeMux) {
 	orbit := func(w http.ResponseWriter, r *http.Request) {
 		a, ok := parseAddr(r.PathValue("id"))
 		if !ok {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		id := uint64(a)
@@ -84,7 +84,7 @@ func (n *Node) moonAPI(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /moon/{id}", func(w http.ResponseWriter, r *http.Request) {
 		a, ok := parseAddr(r.PathValue("id"))
 		if !ok {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		n.VL1.Deorbit(uint64(a))

@@ -31,7 +31,7 @@ func (n *Node) networkAPI(mux *http.ServeMux) {
 	join := func(w http.ResponseWriter, r *http.Request) {
 		id, err := parseNWID(r.PathValue("nwid"))
 		if err != nil {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
@@ -76,27 +76,32 @@ func (n *Node) networkJSON(in vl2.Info) object {
 		}
 		routes = append(routes, object{"target": rt.Target.String(), "via": via, "flags": 0, "metric": 0})
 	}
+	mcs := []any{}
+	for _, g := range in.MulticastSubscriptions {
+		mcs = append(mcs, object{"mac": g.MAC.String(), "adi": g.ADI})
+	}
 	return object{
-		"id":                vl2wire.NetworkIDString(in.NetworkID),
-		"nwid":              vl2wire.NetworkIDString(in.NetworkID),
-		"mac":               in.MAC.String(),
-		"name":              in.Name,
-		"status":            in.Status.String(),
-		"type":              in.Type,
-		"mtu":               in.MTU,
-		"dhcp":              false,
-		"bridge":            in.Bridge,
-		"broadcastEnabled":  in.BroadcastEnabled,
-		"portError":         portError(in.Status),
-		"netconfRevision":   in.Revision,
-		"assignedAddresses": addrs,
-		"routes":            routes,
-		"portDeviceName":    dev,
-		"allowManaged":      st.AllowManaged,
-		"allowGlobal":       st.AllowGlobal,
-		"allowDefault":      st.AllowDefault,
-		"allowDNS":          st.AllowDNS,
-		"dns":               object{"domain": in.DNS.Domain, "servers": []string{}},
+		"multicastSubscriptions": mcs,
+		"id":                     vl2wire.NetworkIDString(in.NetworkID),
+		"nwid":                   vl2wire.NetworkIDString(in.NetworkID),
+		"mac":                    in.MAC.String(),
+		"name":                   in.Name,
+		"status":                 in.Status.String(),
+		"type":                   in.Type,
+		"mtu":                    in.MTU,
+		"dhcp":                   false,
+		"bridge":                 in.Bridge,
+		"broadcastEnabled":       in.BroadcastEnabled,
+		"portError":              portError(in.Status),
+		"netconfRevision":        in.Revision,
+		"assignedAddresses":      addrs,
+		"routes":                 routes,
+		"portDeviceName":         dev,
+		"allowManaged":           st.AllowManaged,
+		"allowGlobal":            st.AllowGlobal,
+		"allowDefault":           st.AllowDefault,
+		"allowDNS":               st.AllowDNS,
+		"dns":                    object{"domain": in.DNS.Domain, "servers": []string{}},
 	}
 }
 

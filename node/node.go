@@ -59,10 +59,11 @@ type Node struct {
 	fns          []transport.ReceiveFunc
 	port         uint16
 	api          *http.Server
-	apiLn        net.Listener
+	apiLns       []net.Listener
 	devices      DeviceFactory
 	metricsToken string
 	cached       []*identity.Identity // from peers.d, checked by Run
+	confMu       sync.Mutex           // Conf.Raw, which POST /config/settings replaces
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
@@ -142,12 +143,17 @@ func Open(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another node using port %d? set another with -p)", err, port)
 	}
-	ln, err := net.Listen("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bound).String())
+	lns, err := listenAPI(bound, conf.AllowManagementFrom)
 	if err != nil {
 		bind.Close()
-		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
+		return nil, err
 	}
-	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{},
+	closeAPI := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLns: lns, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{},
 		onlineEvery: time.Second, rootNagEvery: 10 * time.Second}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
@@ -163,7 +169,7 @@ func Open(opts Options) (*Node, error) {
 		},
 	})
 	if err != nil {
-		ln.Close()
+		closeAPI()
 		bind.Close()
 		return nil, err
 	}
@@ -173,7 +179,7 @@ func Open(opts Options) (*Node, error) {
 	n.VL1.SetUpper(n.VL2)
 	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
 	if err != nil {
-		ln.Close()
+		closeAPI()
 		bind.Close()
 		return nil, err
 	}
@@ -209,13 +215,15 @@ func (n *Node) Ports() []uint16 { return n.udp.Ports() }
 func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("node running", "address", n.VL1.Address(), "ports", n.udp.Ports(), "home", string(n.Home))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := n.api.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("local API stopped", "err", err)
-		}
-	}()
+	for _, ln := range n.apiLns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("local API stopped", "err", err, "addr", ln.Addr())
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -339,6 +339,15 @@ func TestDevicesFollowNetworkState(t *testing.T) {
 	if _, body := post(t, n, "GET", "/network/"+id, ""); !strings.Contains(body, `"portDeviceName":"mem0"`) {
 		t.Fatalf("network JSON %s", body)
 	}
+	// the ARP group of the assigned address, as 1.14.1 lists it
+	_, addrs := state()
+	a4 := addrs[0].Addr().As4()
+	arp := fmt.Sprintf(`"multicastSubscriptions":[{"adi":%d,"mac":"ff:ff:ff:ff:ff:ff"}]`, uint32(a4[0])<<24|uint32(a4[1])<<16|uint32(a4[2])<<8|uint32(a4[3]))
+	for _, path := range []string{"/network/" + id, "/network"} {
+		if _, body := post(t, n, "GET", path, ""); !strings.Contains(body, arp) {
+			t.Fatalf("%s: want %s in %s", path, arp, body)
+		}
+	}
 	post(t, n, "POST", "/network/"+id, `{"allowManaged":false}`)
 	if _, addrs := state(); len(addrs) != 0 {
 		t.Fatalf("allowManaged=0 keeps %v", addrs)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -191,7 +193,12 @@ func (c *Controller) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /controller/network", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, c.NetworkIDs()) })
 	create := func(w http.ResponseWriter, r *http.Request) {
-		out, err := c.CreateNetwork(readBody(r))
+		body, err := readBody(r)
+		if err != nil {
+			failed(w, err)
+			return
+		}
+		out, err := c.CreateNetwork(body)
 		reply(w, out, err)
 	}
 	mux.HandleFunc("POST /controller/network", create)
@@ -200,14 +207,14 @@ func (c *Controller) Handler() http.Handler {
 		id := r.PathValue("nwid")
 		if strings.HasSuffix(id, "______") && len(id) == 16 && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
 			if id[:10] != c.addr.String() {
-				http.Error(w, "{}", http.StatusBadRequest)
+				noBody(w, http.StatusBadRequest)
 				return
 			}
 			create(w, r)
 			return
 		}
 		if !nwidPattern.MatchString(id) {
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 			return
 		}
 		switch r.Method {
@@ -215,13 +222,18 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.Network(id)
 			reply(w, out, err)
 		case http.MethodPost, http.MethodPut:
-			out, err := c.SetNetwork(id, readBody(r))
+			body, err := readBody(r)
+			if err != nil {
+				failed(w, err)
+				return
+			}
+			out, err := c.SetNetwork(id, body)
 			reply(w, out, err)
 		case http.MethodDelete:
 			out, err := c.DeleteNetwork(id)
 			reply(w, out, err)
 		default:
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 		}
 	})
 	mux.HandleFunc("GET /controller/network/{nwid}/member", func(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +247,7 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("/controller/network/{nwid}/member/{addr}", func(w http.ResponseWriter, r *http.Request) {
 		nwid, addr := r.PathValue("nwid"), r.PathValue("addr")
 		if !nwidPattern.MatchString(nwid) || !addrPattern.MatchString(addr) {
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 			return
 		}
 		switch r.Method {
@@ -243,13 +255,25 @@ func (c *Controller) Handler() http.Handler {
 			out, err := c.Member(nwid, addr)
 			reply(w, out, err)
 		case http.MethodPost, http.MethodPut:
-			out, err := c.SetMember(nwid, addr, readBody(r))
+			if _, err := c.Network(nwid); err != nil {
+				reply(w, nil, err) // 404 comes before the body is read
+				return
+			}
+			body, err := readBody(r)
+			if err == nil {
+				err = checkMemberPost(normalize(body).(record))
+			}
+			if err != nil {
+				failed(w, err)
+				return
+			}
+			out, err := c.SetMember(nwid, addr, body)
 			reply(w, out, err)
 		case http.MethodDelete:
 			out, err := c.DeleteMember(nwid, addr)
 			reply(w, out, err)
 		default:
-			http.NotFound(w, r)
+			noBody(w, http.StatusNotFound)
 		}
 	})
 	mux.HandleFunc("GET /unstable/controller/network", func(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +308,19 @@ func (c *Controller) Handler() http.Handler {
 		c.mu.Unlock()
 		writeJSON(w, record{"data": orEmpty(data), "meta": record{"totalCount": len(data), "authorizedCount": auth}})
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			noBody(w, http.StatusNotFound) // no route: no 405 either
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// noBody answers as 1.14.1's handlers that only set a status: no body.
+func noBody(w http.ResponseWriter, code int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(code)
 }
 
 func (c *Controller) counts(nwid string) (total, authorized int) {
@@ -299,24 +335,78 @@ func (c *Controller) counts(nwid string) (total, authorized int) {
 	return
 }
 
-// readBody decodes a JSON object; invalid JSON counts as {} (as 1.14.1).
-func readBody(r *http.Request) record {
+// readBody decodes a POST body. What does not parse as JSON (an empty
+// body included) is an error, which 1.14.1 answers with 500 before
+// changing anything; JSON that is not an object counts as {}.
+func readBody(r *http.Request) (record, error) {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	var body record
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	if d.Decode(&body) != nil || body == nil {
-		return record{}
+	if err := d.Decode(&v); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			// Go counts the offending byte as read
+			return nil, parseError(b, int(se.Offset)-1, "syntax error while parsing value - "+se.Error())
+		case len(bytes.TrimSpace(b)) == 0:
+			return nil, parseError(b, len(b), "syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal")
+		default:
+			return nil, parseError(b, len(b), "syntax error while parsing value - unexpected end of input")
+		}
 	}
-	return body
+	if rest := int(d.InputOffset()); len(bytes.TrimSpace(b[rest:])) > 0 {
+		at := rest + bytes.IndexFunc(b[rest:], func(r rune) bool { return !strings.ContainsRune(" \t\r\n", r) })
+		return nil, parseError(b, at, fmt.Sprintf("syntax error while parsing value - unexpected %q; expected end of input", b[at]))
+	}
+	if !utf8.Valid(b) {
+		// Go would decode it with U+FFFD; nlohmann refuses it
+		return nil, parseError(b, firstInvalidUTF8(b), "syntax error while parsing value - invalid string: ill-formed UTF-8 byte")
+	}
+	body, _ := v.(map[string]any)
+	if body == nil {
+		body = record{}
+	}
+	return body, nil
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// parseError words a JSON syntax error at byte pos of b as nlohmann's
+// parse_error.101 is worded: line and column (1-based) of the offending
+// byte; the detail after the dash is Go's for most errors.
+func parseError(b []byte, pos int, msg string) error {
+	line, col := 1, 1
+	for i := 0; i < pos && i < len(b); i++ {
+		col++
+		if b[i] == '\n' {
+			line, col = line+1, 1
+		}
+	}
+	return fmt.Errorf("[json.exception.parse_error.101] parse error at line %d, column %d: %s", line, col, msg)
+}
+
+// failed answers as 1.14.1's exception handler: 500 and the error.
+func failed(w http.ResponseWriter, err error) {
+	d, _ := json.Marshal(err.Error())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintf(w, `{"error": 500, "description": %s}`, d)
 }
 
 func reply(w http.ResponseWriter, v record, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("{}"))
+		noBody(w, http.StatusNotFound)
 	case err != nil:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)

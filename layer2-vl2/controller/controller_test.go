@@ -434,3 +434,142 @@ func fakeMember(t *testing.T, addr uint64) *identity.Identity {
 	}
 	return id
 }
+
+// Bodies that do not parse are answered 500 with the parse error, and
+// change nothing (1.14.1's exception handler).
+func TestMalformedBodies(t *testing.T) {
+	f := newFixture(t)
+	post := func(path, body string) (int, string) {
+		rec := httptest.NewRecorder()
+		f.http.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		return rec.Code, rec.Body.String()
+	}
+	create := "/controller/network/" + f.ctl.Address().String() + "______"
+	for _, body := range []string{``, `{"name":`, `{"name":"x"}}`, `{"name":"x"} {}`, `nonsense`, "\x00", "{\"name\":\"\xff\"}"} {
+		for _, path := range []string{create, "/controller/network"} {
+			code, out := post(path, body)
+			var m map[string]any
+			if code != 500 || json.Unmarshal([]byte(out), &m) != nil || m["error"] != float64(500) ||
+				!strings.HasPrefix(m["description"].(string), "[json.exception.parse_error.101] parse error at line 1, column ") {
+				t.Errorf("POST %s %q: %d %s", path, body, code, out)
+			}
+		}
+	}
+	if ids := f.c.NetworkIDs(); len(ids) != 0 {
+		t.Fatalf("networks made from broken bodies: %v", ids)
+	}
+	// JSON that is not an object counts as {}.
+	for _, body := range []string{`[]`, `null`, `5`, ` "x" `} {
+		if code, out := post(create, body); code != 200 {
+			t.Errorf("POST %q: %d %s", body, code, out)
+		}
+	}
+	_, n, _ := f.do("POST", create, map[string]any{"name": "lab"})
+	id := n["id"].(string)
+	if code, out := post("/controller/network/"+id, `{"name":"changed"`); code != 500 {
+		t.Errorf("network update: %d %s", code, out)
+	}
+	if got, _ := f.c.Network(id); got["name"] != "lab" {
+		t.Errorf("network changed by a broken body: %v", got["name"])
+	}
+	member := "/controller/network/" + id + "/member/0123456789"
+	if code, _ := post(member, `{"authorized":true`); code != 500 {
+		t.Errorf("member: %d", code)
+	}
+	if _, err := f.c.Member(id, "0123456789"); err == nil {
+		t.Error("member made from a broken body")
+	}
+	// an unknown network is 404 before the body is looked at
+	if code, _ := post("/controller/network/"+f.ctl.Address().String()+"fffffe/member/0123456789", `{`); code != 404 {
+		t.Errorf("member of an unknown network: %d", code)
+	}
+	// a non-string IP assignment: 500 (type_error.302), nothing saved
+	code, out := post(member, `{"authorized":true,"ipAssignments":["10.0.0.1",5]}`)
+	if code != 500 || !strings.Contains(out, `[json.exception.type_error.302] type must be string, but is number`) {
+		t.Errorf("ipAssignments [5]: %d %s", code, out)
+	}
+	if _, err := f.c.Member(id, "0123456789"); err == nil {
+		t.Error("member made from a mistyped body")
+	}
+}
+
+// Mistyped fields are read as 1.14.1 reads them: booleans from strings by
+// their first character, numbers as non-zero, other values as the default.
+func TestMistypedFields(t *testing.T) {
+	f := newFixture(t)
+	_, n, _ := f.do("POST", "/controller/network", map[string]any{"name": "lab"})
+	id := n["id"].(string)
+	member := "/controller/network/" + id + "/member/0123456789"
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{{true, true}, {"yes", false}, {"true", true}, {"True", true}, {"1", true}, {"on", false},
+		{1, true}, {0, false}, {2.5, true}, {true, true}, {map[string]any{}, false}, {true, true}, {nil, false}, {"", false}} {
+		_, m, body := f.do("POST", member, map[string]any{"authorized": c.v})
+		if m["authorized"] != c.want {
+			t.Errorf("authorized %#v: %s", c.v, body)
+		}
+	}
+	_, m, body := f.do("POST", member, map[string]any{"activeBridge": "t", "noAutoAssignIps": 7, "name": 42,
+		"ipAssignments": []any{"10.1.2.3/24", "fd00::1", "bad"}})
+	if m["activeBridge"] != true || m["noAutoAssignIps"] != true || m["name"] != "42" ||
+		fmt.Sprint(m["ipAssignments"]) != "[10.1.2.3 fd00::1]" {
+		t.Errorf("member %s", body)
+	}
+	_, m, _ = f.do("POST", member, map[string]any{"name": true})
+	if m["name"] != "1" {
+		t.Errorf("name true: %v", m["name"])
+	}
+	_, m, _ = f.do("POST", member, map[string]any{"name": []any{}})
+	if m["name"] != "" {
+		t.Errorf("name []: %v", m["name"])
+	}
+
+	for _, c := range []struct {
+		body map[string]any
+		key  string
+		want any
+	}{
+		{map[string]any{"private": "yes"}, "private", false},
+		{map[string]any{"private": nil}, "private", true},
+		{map[string]any{"private": "True"}, "private", true},
+		{map[string]any{"enableBroadcast": "no"}, "enableBroadcast", false},
+		{map[string]any{"enableBroadcast": []any{}}, "enableBroadcast", false},
+		{map[string]any{"enableBroadcast": 3}, "enableBroadcast", true},
+		{map[string]any{"mtu": "1500"}, "mtu", float64(1500)},
+		{map[string]any{"mtu": map[string]any{}}, "mtu", float64(2800)},
+		{map[string]any{"multicastLimit": nil}, "multicastLimit", float64(32)},
+		{map[string]any{"multicastLimit": true}, "multicastLimit", float64(1)},
+		{map[string]any{"name": 7}, "name", "7"},
+		{map[string]any{"name": nil}, "name", ""},
+	} {
+		_, n, body := f.do("POST", "/controller/network/"+id, c.body)
+		if n[c.key] != c.want {
+			t.Errorf("%v: %s = %v, want %v (%s)", c.body, c.key, n[c.key], c.want, body)
+		}
+	}
+	_, n, body = f.do("POST", "/controller/network/"+id, map[string]any{"ipAssignmentPools": []any{
+		map[string]any{"ipRangeStart": "10.0.0.1"}, map[string]any{"ipRangeStart": "10.0.0.1", "ipRangeEnd": "10.0.0.9"}}})
+	if fmt.Sprint(n["ipAssignmentPools"]) != "[map[ipRangeEnd:10.0.0.9 ipRangeStart:10.0.0.1]]" {
+		t.Errorf("pools %s", body)
+	}
+}
+
+// The parse errors are placed (line, column) as 1.14.1 places them.
+func TestParseErrorPosition(t *testing.T) {
+	f := newFixture(t)
+	for body, want := range map[string]string{
+		``:                "parse error at line 1, column 1: syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal",
+		`{"name":`:        "parse error at line 1, column 9: syntax error while parsing value - unexpected end of input",
+		`{"name":"x"}}`:   `parse error at line 1, column 13: syntax error while parsing value - unexpected '}'; expected end of input`,
+		"{\n\"a\":1,\n!}": "parse error at line 3, column 1: ",
+	} {
+		rec := httptest.NewRecorder()
+		f.http.ServeHTTP(rec, httptest.NewRequest("POST", "/controller/network", strings.NewReader(body)))
+		var m map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &m)
+		if d, _ := m["description"].(string); rec.Code != 500 || !strings.HasPrefix(d, "[json.exception.parse_error.101] "+want) {
+			t.Errorf("%q: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -272,6 +273,10 @@ func toInt(v any) int64 {
 	return 0
 }
 
+// toBool reads a JSON boolean as 1.14.1 does: booleans as they are,
+// numbers as non-zero, strings by their first character (t, T or 1 is
+// true, anything else false: "yes" is false), other values (null, objects,
+// arrays) as def.
 func toBool(v any, def bool) bool {
 	switch x := v.(type) {
 	case bool:
@@ -279,7 +284,38 @@ func toBool(v any, def bool) bool {
 	case int64, float64, int:
 		return toInt(x) != 0
 	case string:
-		return x == "true" || x == "1"
+		return x != "" && (x[0] == 't' || x[0] == 'T' || x[0] == '1')
+	}
+	return def
+}
+
+// toIntOr is toInt with 1.14.1's default for values that are not numbers,
+// strings or booleans.
+func toIntOr(v any, def int64) int64 {
+	switch v.(type) {
+	case int64, float64, int, json.Number, bool, string:
+		return toInt(v)
+	}
+	return def
+}
+
+// toString reads a JSON string as 1.14.1 does: numbers in decimal (as
+// unsigned), booleans as "1" or "0", other values as def.
+func toString(v any, def string) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatUint(uint64(x), 10)
+	case int:
+		return strconv.FormatUint(uint64(x), 10)
+	case float64:
+		return strconv.FormatUint(uint64(x), 10)
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
 	}
 	return def
 }

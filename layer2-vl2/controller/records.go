@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -53,19 +54,22 @@ func applyNetworkPost(r, body record) {
 	for _, k := range []string{"clock", "authorizedMemberCount", "activeMemberCount", "totalMemberCount", "lastModified"} {
 		delete(body, k)
 	}
-	if v, ok := body["name"].(string); ok {
-		r["name"] = v
+	// Mistyped values are read as 1.14.1 reads them (toBool, toIntOr,
+	// toString): {"private":"yes"} makes a public network.
+	if v, ok := body["name"]; ok {
+		r["name"] = toString(v, "")
 	}
-	for _, k := range []string{"private", "enableBroadcast"} {
-		if v, ok := body[k].(bool); ok {
-			r[k] = v
-		}
+	if v, ok := body["private"]; ok {
+		r["private"] = toBool(v, true)
+	}
+	if v, ok := body["enableBroadcast"]; ok {
+		r["enableBroadcast"] = toBool(v, false)
 	}
 	if v, ok := body["multicastLimit"]; ok {
-		r["multicastLimit"] = toInt(v)
+		r["multicastLimit"] = toIntOr(v, 32)
 	}
 	if v, ok := body["mtu"]; ok {
-		r["mtu"] = min(max(toInt(v), 1280), 10000)
+		r["mtu"] = min(max(toIntOr(v, 2800), 1280), 10000)
 	}
 	if v, ok := body["v4AssignMode"]; ok {
 		switch x := v.(type) {
@@ -121,10 +125,13 @@ func applyNetworkPost(r, body record) {
 		var pools []any
 		for _, e := range v {
 			o, _ := e.(map[string]any)
-			s, _ := o["ipRangeStart"].(string)
-			t, _ := o["ipRangeEnd"].(string)
-			a, err1 := netip.ParseAddr(s)
-			b, err2 := netip.ParseAddr(t)
+			s, ok1 := o["ipRangeStart"]
+			t, ok2 := o["ipRangeEnd"]
+			if !ok1 || !ok2 {
+				continue
+			}
+			a, err1 := netip.ParseAddr(toString(s, ""))
+			b, err2 := netip.ParseAddr(toString(t, ""))
 			if err1 != nil || err2 != nil || a.Is4() != b.Is4() {
 				continue
 			}
@@ -228,13 +235,44 @@ func sortedByID(m map[int64]any) []any {
 	return out
 }
 
+// checkMemberPost finds what makes 1.14.1 fail a member POST (500) after
+// parsing: an ipAssignments entry that is not a string.
+func checkMemberPost(body record) error {
+	if v, ok := body["ipAssignments"].([]any); ok {
+		for _, e := range v {
+			if _, ok := e.(string); !ok {
+				return fmt.Errorf("[json.exception.type_error.302] type must be string, but is %s", jsonTypeName(e))
+			}
+		}
+	}
+	return nil
+}
+
+// jsonTypeName names a decoded JSON value's type as nlohmann's errors do.
+func jsonTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "number"
+}
+
 // applyMemberPost merges a POST body into a member (controller.md §9.5).
 // It reports whether the member was deauthorized by it.
 func applyMemberPost(r, body record, now int64) (deauthorized bool) {
 	for _, k := range []string{"clock", "physicalAddr", "recentLog", "lastModified", "lastRequestMetaData", "authenticationURL", "authenticationClientID"} {
 		delete(body, k)
 	}
-	if v, ok := body["authorized"].(bool); ok {
+	if b, ok := body["authorized"]; ok {
+		v := toBool(b, false)
 		was := toBool(r["authorized"], false)
 		if v != was {
 			r["authorized"] = v
@@ -249,17 +287,17 @@ func applyMemberPost(r, body record, now int64) (deauthorized bool) {
 		}
 	}
 	for _, k := range []string{"activeBridge", "noAutoAssignIps"} {
-		if v, ok := body[k].(bool); ok {
-			r[k] = v
+		if v, ok := body[k]; ok {
+			r[k] = toBool(v, false)
 		}
 	}
 	if v, ok := body["ipAssignments"].([]any); ok {
 		ips := []any{}
 		for _, e := range v {
-			if s, ok := e.(string); ok {
-				if a, err := netip.ParseAddr(s); err == nil {
-					ips = append(ips, a.String())
-				}
+			s, _ := e.(string) // checkMemberPost made sure
+			s, _, _ = strings.Cut(s, "/")
+			if a, err := netip.ParseAddr(s); err == nil {
+				ips = append(ips, a.String())
 			}
 		}
 		r["ipAssignments"] = ips
@@ -285,8 +323,8 @@ func applyMemberPost(r, body record, now int64) (deauthorized bool) {
 		}
 		r["capabilities"] = out
 	}
-	if v, ok := body["name"].(string); ok {
-		r["name"] = v
+	if v, ok := body["name"]; ok {
+		r["name"] = toString(v, "")
 	}
 	if v, ok := body["authenticationExpiryTime"]; ok {
 		r["authenticationExpiryTime"] = toInt(v)
