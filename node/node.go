@@ -22,6 +22,7 @@ import (
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
 	"github.com/ztgo/ztgo/layer2-vl2/controller"
+	"github.com/ztgo/ztgo/node/portmap"
 )
 
 // The engine is VL2's link and the switch is VL1's upper layer.
@@ -63,6 +64,7 @@ type Node struct {
 	devices      DeviceFactory
 	metricsToken string
 	cached       []*identity.Identity // from peers.d, checked by Run
+	mapper       *portmap.Mapper      // nil unless portMappingEnabled
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
@@ -145,9 +147,22 @@ func Open(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
 	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
+	if uopts.TertiaryPort {
+		// The tertiary port is mapped on the gateway (UPnP/NAT-PMP), and
+		// the mapped address joins the candidates VL1 pushes to peers as
+		// 1.14.1 adds it to its local interface addresses.
+		ports := udp.Ports()
+		tertiary := ports[len(ports)-1]
+		n.mapper = portmap.New(portmap.Config{
+			Port:        tertiary,
+			Description: fmt.Sprintf("ZeroTier/%s@%d", id.Address(), tertiary),
+			Logger:      log,
+		})
+	}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          bind,
+		LocalAddrs:    n.localAddrs,
 		Planet:        planet,
 		Moons:         moons,
 		Logger:        log,
@@ -222,6 +237,13 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		n.returnMemory(ctx)
 	}()
+	if n.mapper != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.mapper.Run(ctx)
+		}()
+	}
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
 	n.wg.Wait()
@@ -232,6 +254,18 @@ func (n *Node) Run(ctx context.Context) error {
 	n.savePeers()
 	n.log.Info("node stopped")
 	return err
+}
+
+// localAddrs are the candidate addresses VL1 pushes to peers: each bound
+// interface address with each port, then the gateway's mapped address.
+func (n *Node) localAddrs() []netip.AddrPort {
+	addrs := n.bind.LocalAddrs()
+	if n.mapper != nil {
+		if ext := n.mapper.External(); ext.IsValid() {
+			addrs = append(addrs, ext)
+		}
+	}
+	return addrs
 }
 
 // checkCachedPeers checks the proof of work of the identities peers.d gave
