@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/huin/goupnp"
 	"github.com/huin/goupnp/dcps/internetgateway2"
 	"github.com/jackpal/gateway"
 	natpmp "github.com/jackpal/go-nat-pmp"
@@ -275,6 +277,8 @@ func (m *Mapper) remove(ctx context.Context) {
 	m.set(netip.AddrPort{})
 }
 
+var noKeepAlive = &http.Transport{DisableKeepAlives: true}
+
 // igd is what the mapper needs of a WANIPConnection or WANPPPConnection
 // service; the goupnp clients of all three have these methods.
 type igd interface {
@@ -282,6 +286,7 @@ type igd interface {
 	AddPortMappingCtx(ctx context.Context, remoteHost string, externalPort uint16, protocol string, internalPort uint16, internalClient string, enabled bool, description string, leaseDuration uint32) error
 	DeletePortMappingCtx(ctx context.Context, remoteHost string, externalPort uint16, protocol string) error
 	LocalAddr() net.IP
+	GetServiceClient() *goupnp.ServiceClient
 }
 
 // discover finds the gateway's IGD services by SSDP: IGDv2's
@@ -314,6 +319,9 @@ func discover(ctx context.Context) ([]igd, error) {
 func clients[C igd](cs []C, _ []error, err error) ([]igd, error) {
 	out := make([]igd, len(cs))
 	for i, c := range cs {
+		// One SOAP call every few minutes: no idle connection (and its
+		// goroutines) left behind in a shared transport.
+		c.GetServiceClient().SOAPClient.HTTPClient.Transport = noKeepAlive
 		out[i] = c
 	}
 	return out, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,14 @@ func TestInsideLAN(t *testing.T) {
 		t.Fatalf("no IGD found: %v", err)
 	}
 	igd := igds[0]
+	baseline := runtime.NumGoroutine()
+	defer func() {
+		// Every mapper goroutine ended with its context.
+		if !netlab.Eventually(5*time.Second, 50*time.Millisecond, func() bool { return runtime.NumGoroutine() <= baseline }) {
+			buf := make([]byte, 1<<16)
+			t.Errorf("goroutines: %d, were %d\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+	}()
 	present := func(port uint16) (bool, uint32) {
 		_, _, _, _, lease, err := igd.GetSpecificPortMappingEntryCtx(ctx, "", port, "UDP")
 		return err == nil, lease
