@@ -102,10 +102,11 @@ func (m *Mapper) Run(ctx context.Context) {
 			}
 			m.log.Debug("no port mapping", "err", err)
 			m.set(netip.AddrPort{})
-			// Back off as PortMapper.cpp does when there is no gateway,
-			// up to a tenth of the refresh period.
-			wait = retry
-			retry = min(retry*2, m.cfg.Refresh/10)
+			// Try again soon (the network may just be coming up), then
+			// less and less often, down to once per refresh period as
+			// PortMapper.cpp does once both protocols failed.
+			wait = min(retry, m.cfg.Refresh)
+			retry *= 2
 		} else {
 			retry = 500 * time.Millisecond
 		}
