@@ -4,6 +4,9 @@ go 1.26.0
 
 require (
 	github.com/gopacket/gopacket v1.7.7
+	github.com/huin/goupnp v1.3.1
+	github.com/jackpal/gateway v1.0.6
+	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/urfave/cli/v3 v3.14.0
 	github.com/vishvananda/netlink v1.3.1
 	golang.org/x/crypto v0.59.0
@@ -16,6 +19,7 @@ require (
 require (
 	github.com/google/btree v1.1.2 // indirect
 	github.com/vishvananda/netns v0.0.5 // indirect
+	golang.org/x/sync v0.8.0 // indirect
 	golang.org/x/time v0.7.0 // indirect
 	golang.zx2c4.com/wintun v0.0.0-20230126152724-0fa3db229ce2 // indirect
 )

@@ -22,6 +22,7 @@ import (
 	"github.com/ztgo/ztgo/layer1-vl1/world"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
 	"github.com/ztgo/ztgo/layer2-vl2/controller"
+	"github.com/ztgo/ztgo/node/portmap"
 )
 
 // The engine is VL2's link and the switch is VL1's upper layer.
@@ -64,6 +65,7 @@ type Node struct {
 	metricsToken string
 	cached       []*identity.Identity // from peers.d, checked by Run
 	confMu       sync.Mutex           // Conf.Raw, which POST /config/settings replaces
+	mapper       *portmap.Mapper      // nil unless portMappingEnabled
 	devMu        sync.Mutex
 	devs         map[uint64]Device
 	wg           sync.WaitGroup
@@ -155,9 +157,22 @@ func Open(opts Options) (*Node, error) {
 	}
 	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLns: lns, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{},
 		onlineEvery: time.Second, rootNagEvery: 10 * time.Second}
+	if uopts.TertiaryPort {
+		// The tertiary port is mapped on the gateway (UPnP/NAT-PMP), and
+		// the mapped address joins the candidates VL1 pushes to peers as
+		// 1.14.1 adds it to its local interface addresses.
+		ports := udp.Ports()
+		tertiary := ports[len(ports)-1]
+		n.mapper = portmap.New(portmap.Config{
+			Port:        tertiary,
+			Description: fmt.Sprintf("ZeroTier/%s@%d", id.Address(), tertiary),
+			Logger:      log,
+		})
+	}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          bind,
+		LocalAddrs:    n.localAddrs,
 		Planet:        planet,
 		Moons:         moons,
 		Logger:        log,
@@ -239,6 +254,13 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		n.watchOnline(ctx)
 	}()
+	if n.mapper != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.mapper.Run(ctx)
+		}()
+	}
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
 	n.wg.Wait()
@@ -249,6 +271,18 @@ func (n *Node) Run(ctx context.Context) error {
 	n.savePeers()
 	n.log.Info("node stopped")
 	return err
+}
+
+// localAddrs are the candidate addresses VL1 pushes to peers: each bound
+// interface address with each port, then the gateway's mapped address.
+func (n *Node) localAddrs() []netip.AddrPort {
+	addrs := n.bind.LocalAddrs()
+	if n.mapper != nil {
+		if ext := n.mapper.External(); ext.IsValid() {
+			addrs = append(addrs, ext)
+		}
+	}
+	return addrs
 }
 
 // checkCachedPeers checks the proof of work of the identities peers.d gave
