@@ -390,6 +390,13 @@ func (n *Network) Subscribe(g vl2wire.MulticastGroup) {
 	n.announce(n.s.now(), true)
 }
 
+// GroupCount is the number of multicast groups the network subscribes to.
+func (n *Network) GroupCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.groupsLocked())
+}
+
 // groupsLocked are our subscriptions (vl2.md §6.1): broadcast if enabled,
 // the ARP group of each IPv4 and the solicited-node group of each IPv6
 // static address, and what the OS side subscribed.

@@ -331,3 +331,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 	b, _ := json.Marshal(v)
 	w.Write(b)
 }
+
+// Stats are the controller's counts, for /metrics.
+type Stats struct {
+	Networks       int    // networks served
+	Members        int    // members of those networks
+	ConfigRequests uint64 // config requests for our networks since New
+}
+
+// Stats returns the controller's counts.
+func (c *Controller) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Stats{Networks: len(c.db.networks), ConfigRequests: c.configRequests.Load()}
+	for nwid := range c.db.networks {
+		st.Members += len(c.db.members[nwid])
+	}
+	return st
+}
