@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
 // The series below carry ZeroTierOne 1.14.1's names, help texts and labels
@@ -18,6 +19,8 @@ import (
 var (
 	descPacket = prometheus.NewDesc("zt_packet", "ZeroTier packet type counts",
 		[]string{"packet_type", "direction"}, nil)
+	descPacketError = prometheus.NewDesc("zt_packet_error", "ZeroTier packet errors",
+		[]string{"error_type", "direction"}, nil)
 	descNumNetworks = prometheus.NewDesc("zt_num_networks", "number of networks this instance is joined to", nil, nil)
 	descGroups      = prometheus.NewDesc("zt_network_multicast_groups_subscribed", "number of multicast groups networks are subscribed to",
 		[]string{"network_id"}, nil)
@@ -46,12 +49,41 @@ var (
 	descTCPTO     = prometheus.NewDesc("ztgo_tcp_relay_write_timeouts_total", "TCP relay writes that timed out", nil, nil)
 )
 
+// packetTypes are zt_packet's packet_type values.
+var packetTypes = []struct {
+	verb wire.Verb
+	name string
+}{
+	{wire.VerbNOP, "nop"}, {wire.VerbERROR, "error"}, {wire.VerbACK, "ack"},
+	{wire.VerbQOS_MEASUREMENT, "qos"}, {wire.VerbHELLO, "hello"}, {wire.VerbOK, "ok"},
+	{wire.VerbWHOIS, "whois"}, {wire.VerbRENDEZVOUS, "rendezvous"}, {wire.VerbFRAME, "frame"},
+	{wire.VerbEXT_FRAME, "ext_frame"}, {wire.VerbECHO, "echo"}, {wire.VerbMULTICAST_LIKE, "multicast_like"},
+	{wire.VerbNETWORK_CREDENTIALS, "network_credentials"},
+	{wire.VerbNETWORK_CONFIG_REQUEST, "network_config_request"},
+	{wire.VerbNETWORK_CONFIG, "network_config"}, {wire.VerbMULTICAST_GATHER, "multicast_gather"},
+	{wire.VerbMULTICAST_FRAME, "multicast_frame"}, {wire.VerbPUSH_DIRECT_PATHS, "push_direct_paths"},
+	{wire.VerbUSER_MESSAGE, "user_message"}, {wire.VerbREMOTE_TRACE, "remote_trace"},
+	{wire.VerbPATH_NEGOTIATION, "path_negotiation_request"},
+}
+
+// errorTypes are zt_packet_error's error_type values (1.14.1's
+// internal_server_error has no code on the wire and is left out).
+var errorTypes = []struct {
+	code wire.ErrorCode
+	name string
+}{
+	{wire.ErrorObjectNotFound, "obj_not_found"}, {wire.ErrorUnsupportedOperation, "unsupported_operation"},
+	{wire.ErrorIdentityCollision, "identity_collision"}, {wire.ErrorNeedMembershipCert, "need_membership_certificate"},
+	{wire.ErrorNetworkAccessDenied, "network_access_denied"}, {wire.ErrorUnwantedMulticast, "unwanted_multicast"},
+	{wire.ErrorNetworkAuthRequired, "authentication_required"},
+}
+
 // metricsCollector reads a node's counters at scrape time.
 type metricsCollector struct{ n *Node }
 
 func (metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descPacket, descNumNetworks, descGroups, descPathCount,
+		descPacket, descPacketError, descNumNetworks, descGroups, descPathCount,
 		descCtlNetworks, descCtlMembers, descCtlRequests,
 		descPackets, descDatagrams, descDropped, descRelayed, descRdv, descWhoisAns, descSendErr, descLatency,
 		descGSOMsgs, descGSODgrams, descGSOOff, descGROMsgs, descGRODgrams, descTCPSent, descTCPConn, descTCPTO,
@@ -70,8 +102,18 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	st := n.VL1.Stats()
-	counter(descPacket, st.HellosReceived, "hello", "rx")
-	counter(descPacket, st.HellosSent, "hello", "tx")
+	for _, v := range packetTypes {
+		rx := st.ByVerbReceived[v.verb]
+		if v.verb == wire.VerbHELLO {
+			rx = st.HellosReceived // unencrypted HELLOs too, as 1.14.1
+		}
+		counter(descPacket, rx, v.name, "rx")
+		counter(descPacket, st.ByVerbSent[v.verb], v.name, "tx")
+	}
+	for _, e := range errorTypes {
+		counter(descPacketError, st.ErrorCodesReceived[e.code], e.name, "rx")
+		counter(descPacketError, st.ErrorCodesSent[e.code], e.name, "tx")
+	}
 	counter(descPackets, st.PacketsReceived, "rx")
 	counter(descPackets, st.PacketsSent, "tx")
 	counter(descDatagrams, st.DatagramsReceived)

@@ -85,6 +85,7 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 	before, body := scrape(t, a)
 	for _, want := range []string{
 		"# HELP zt_packet ZeroTier packet type counts\n# TYPE zt_packet counter\n",
+		"# HELP zt_packet_error ZeroTier packet errors\n# TYPE zt_packet_error counter\n",
 		"# HELP zt_num_networks number of networks this instance is joined to\n# TYPE zt_num_networks gauge\n",
 		"# HELP controller_network_count number of networks the controller is serving\n# TYPE controller_network_count gauge\n",
 		"# HELP controller_member_count number of network members the controller is serving\n# TYPE controller_member_count gauge\n",
@@ -98,6 +99,23 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		}
 	}
 	helloRx, _ := value(before, "zt_packet", "packet_type", "hello", "direction", "rx")
+	for _, pt := range []string{"nop", "error", "ack", "qos", "hello", "ok", "whois", "rendezvous", "frame", "ext_frame", "echo",
+		"multicast_like", "network_credentials", "network_config_request", "network_config", "multicast_gather",
+		"multicast_frame", "push_direct_paths", "user_message", "remote_trace", "path_negotiation_request"} {
+		for _, dir := range []string{"rx", "tx"} {
+			if _, ok := value(before, "zt_packet", "packet_type", pt, "direction", dir); !ok {
+				t.Errorf("no zt_packet{packet_type=%q,direction=%q}", pt, dir)
+			}
+		}
+	}
+	for _, et := range []string{"obj_not_found", "unsupported_operation", "identity_collision", "need_membership_certificate",
+		"network_access_denied", "unwanted_multicast", "authentication_required"} {
+		for _, dir := range []string{"rx", "tx"} {
+			if _, ok := value(before, "zt_packet_error", "error_type", et, "direction", dir); !ok {
+				t.Errorf("no zt_packet_error{error_type=%q,direction=%q}", et, dir)
+			}
+		}
+	}
 
 	// The leaf: its own identity, and a planet whose root is a.
 	secret, err := os.ReadFile("../testdata/captures/basic/controller.identity.secret")
@@ -124,6 +142,11 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 	if code, out := post(t, b, "POST", "/network/"+nwid, "{}"); code != 200 {
 		t.Fatalf("join: %d %s", code, out)
 	}
+	// A network a does not have: its controller answers ERROR(OBJ_NOT_FOUND).
+	missing := rootID.Address().String() + "00dead"
+	if code, out := post(t, b, "POST", "/network/"+missing, "{}"); code != 200 {
+		t.Fatalf("join: %d %s", code, out)
+	}
 
 	leaf := bID.Address().String()
 	deadline := time.Now().Add(20 * time.Second)
@@ -139,12 +162,20 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		nets, _ := value(fa, "controller_network_count")
 		joined, _ := value(fb, "zt_num_networks")
 		_, groups := value(fb, "zt_network_multicast_groups_subscribed", "network_id", nwid)
-		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 1 && groups {
+		reqRx, _ := value(fa, "zt_packet", "packet_type", "network_config_request", "direction", "rx")
+		reqTx, _ := value(fb, "zt_packet", "packet_type", "network_config_request", "direction", "tx")
+		// The config goes back as OK(NETWORK_CONFIG_REQUEST).
+		confTx, _ := value(fa, "zt_packet", "packet_type", "ok", "direction", "tx")
+		confRx, _ := value(fb, "zt_packet", "packet_type", "ok", "direction", "rx")
+		errTx, _ := value(fa, "zt_packet_error", "error_type", "obj_not_found", "direction", "tx")
+		errRx, _ := value(fb, "zt_packet_error", "error_type", "obj_not_found", "direction", "rx")
+		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 2 && groups &&
+			reqRx > 0 && reqTx > 0 && confTx > 0 && confRx > 0 && errTx > 0 && errRx > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v",
-				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups)
+			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v",
+				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
