@@ -1,8 +1,11 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -187,7 +190,68 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 // format (1.14.1 serves a file it rewrites every 5 s; the content is what
 // matters).
 func (n *Node) metricsHandler() http.Handler {
+	n.latency = newPeerLatency()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metricsCollector{n})
+	reg.MustRegister(metricsCollector{n}, n.latency.hist)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// latencySampleInterval is how often zt_peer_latency samples each peer's
+// latency: 1.14.1 observes it at every ping check (ZT_PING_CHECK_INTERVAL).
+const latencySampleInterval = 5 * time.Second
+
+// peerLatency is zt_peer_latency, 1.14.1's histogram of samples of each
+// peer's current latency. A sample every few seconds per peer is far from
+// the data path, so a HistogramVec serves.
+type peerLatency struct {
+	hist *prometheus.HistogramVec
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newPeerLatency() *peerLatency {
+	return &peerLatency{
+		hist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "zt_peer_latency",
+			Help:    "peer latency (ms)",
+			Buckets: []float64{1, 3, 6, 10, 30, 60, 100, 300, 600, 1000},
+		}, []string{"node_id"}),
+		seen: map[string]bool{},
+	}
+}
+
+// sample observes the latency of every peer whose latency is known
+// (1.14.1 observes 65535 for an unknown one; ztgo leaves it out) and
+// drops the series of peers that are gone.
+func (l *peerLatency) sample(peers []vl1.PeerInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		id := p.Address.String()
+		now[id] = true
+		if p.Latency >= 0 {
+			l.hist.WithLabelValues(id).Observe(float64(p.Latency))
+		}
+	}
+	for id := range l.seen {
+		if !now[id] {
+			l.hist.DeleteLabelValues(id)
+		}
+	}
+	l.seen = now
+}
+
+// sampleLatency feeds zt_peer_latency until ctx ends.
+func (n *Node) sampleLatency(ctx context.Context) {
+	t := time.NewTicker(latencySampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.latency.sample(n.VL1.Peers())
+		}
+	}
 }

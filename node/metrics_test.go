@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -179,4 +180,41 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// zt_peer_latency: a histogram of latency samples, 1.14.1's buckets.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		a.latency.sample(a.VL1.Peers())
+		fa, body := scrape(t, a)
+		if h := histogram(fa, "zt_peer_latency", "node_id", leaf); h != nil && h.GetSampleCount() > 0 {
+			if !strings.Contains(body, "# HELP zt_peer_latency peer latency (ms)\n# TYPE zt_peer_latency histogram\n") {
+				t.Errorf("zt_peer_latency HELP/TYPE:\n%s", body)
+			}
+			var bounds []float64
+			for _, b := range h.Bucket {
+				bounds = append(bounds, b.GetUpperBound())
+			}
+			if want := []float64{1, 3, 6, 10, 30, 60, 100, 300, 600, 1000, math.Inf(1)}; !slices.Equal(bounds, want) {
+				t.Errorf("zt_peer_latency buckets %v, want %v", bounds, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no zt_peer_latency sample for %s:\n%s", leaf, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// histogram is the histogram of family name with exactly the one label.
+func histogram(fams map[string]*dto.MetricFamily, name, label, v string) *dto.Histogram {
+	f := fams[name]
+	if f == nil || f.GetType() != dto.MetricType_HISTOGRAM {
+		return nil
+	}
+	for _, m := range f.Metric {
+		if len(m.Label) == 1 && m.Label[0].GetName() == label && m.Label[0].GetValue() == v {
+			return m.Histogram
+		}
+	}
+	return nil
 }

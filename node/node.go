@@ -62,6 +62,7 @@ type Node struct {
 	apiLn        net.Listener
 	devices      DeviceFactory
 	metricsToken string
+	latency      *peerLatency         // zt_peer_latency, made with the API handler
 	cached       []*identity.Identity // from peers.d, checked by Run
 	devMu        sync.Mutex
 	devs         map[uint64]Device
@@ -221,6 +222,11 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		n.returnMemory(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.sampleLatency(ctx)
 	}()
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
