@@ -24,6 +24,8 @@ var (
 		[]string{"packet_type", "direction"}, nil)
 	descPacketError = prometheus.NewDesc("zt_packet_error", "ZeroTier packet errors",
 		[]string{"error_type", "direction"}, nil)
+	descData = prometheus.NewDesc("zt_data", "number of bytes ZeroTier has transmitted or received",
+		[]string{"protocol", "direction"}, nil)
 	descNumNetworks = prometheus.NewDesc("zt_num_networks", "number of networks this instance is joined to", nil, nil)
 	descGroups      = prometheus.NewDesc("zt_network_multicast_groups_subscribed", "number of multicast groups networks are subscribed to",
 		[]string{"network_id"}, nil)
@@ -86,7 +88,7 @@ type metricsCollector struct{ n *Node }
 
 func (metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descPacket, descPacketError, descNumNetworks, descGroups, descPathCount,
+		descPacket, descPacketError, descData, descNumNetworks, descGroups, descPathCount,
 		descCtlNetworks, descCtlMembers, descCtlRequests,
 		descPackets, descDatagrams, descDropped, descRelayed, descRdv, descWhoisAns, descSendErr, descLatency,
 		descGSOMsgs, descGSODgrams, descGSOOff, descGROMsgs, descGRODgrams, descTCPSent, descTCPConn, descTCPTO,
@@ -137,6 +139,12 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRdv, st.Rendezvous)
 	counter(descWhoisAns, st.WhoisAnswered)
 	counter(descSendErr, st.SendErrors)
+
+	b := n.bind.Bytes()
+	counter(descData, b.UDPReceived, "udp", "rx")
+	counter(descData, b.UDPSent, "udp", "tx")
+	counter(descData, b.TCPSent, "tcp", "tx")
+	counter(descData, b.TCPReceived, "tcp", "rx")
 
 	u := n.udp.Stats()
 	counter(descGSOMsgs, u.GSOMessages)

@@ -87,6 +87,8 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 	for _, want := range []string{
 		"# HELP zt_packet ZeroTier packet type counts\n# TYPE zt_packet counter\n",
 		"# HELP zt_packet_error ZeroTier packet errors\n# TYPE zt_packet_error counter\n",
+		"# HELP zt_data number of bytes ZeroTier has transmitted or received\n# TYPE zt_data counter\n",
+		`zt_data{direction="rx",protocol="tcp"} `,
 		"# HELP zt_num_networks number of networks this instance is joined to\n# TYPE zt_num_networks gauge\n",
 		"# HELP controller_network_count number of networks the controller is serving\n# TYPE controller_network_count gauge\n",
 		"# HELP controller_member_count number of network members the controller is serving\n# TYPE controller_member_count gauge\n",
@@ -170,13 +172,16 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		confRx, _ := value(fb, "zt_packet", "packet_type", "ok", "direction", "rx")
 		errTx, _ := value(fa, "zt_packet_error", "error_type", "obj_not_found", "direction", "tx")
 		errRx, _ := value(fb, "zt_packet_error", "error_type", "obj_not_found", "direction", "rx")
+		udpRx, _ := value(fa, "zt_data", "protocol", "udp", "direction", "rx")
+		udpTx, _ := value(fb, "zt_data", "protocol", "udp", "direction", "tx")
 		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 2 && groups &&
-			reqRx > 0 && reqTx > 0 && confTx > 0 && confRx > 0 && errTx > 0 && errRx > 0 {
+			reqRx > 0 && reqTx > 0 && confTx > 0 && confRx > 0 && errTx > 0 && errRx > 0 &&
+			udpRx > 0 && udpTx > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v",
-				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx)
+			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v, UDP bytes rx %v tx %v",
+				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx, udpRx, udpTx)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
