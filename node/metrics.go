@@ -34,6 +34,10 @@ var (
 	descCtlNetworks = prometheus.NewDesc("controller_network_count", "number of networks the controller is serving", nil, nil)
 	descCtlMembers  = prometheus.NewDesc("controller_member_count", "number of network members the controller is serving", nil, nil)
 	descCtlRequests = prometheus.NewDesc("controller_network_config_request", "count of config requests handled", nil, nil)
+	descCtlNetChg   = prometheus.NewDesc("controller_network_change_count", "number of times a network configuration is changed", nil, nil)
+	descCtlMemChg   = prometheus.NewDesc("controller_member_change_count", "number of times a network member configuration is changed", nil, nil)
+	descCtlAuths    = prometheus.NewDesc("controller_member_auth_count", "number of network member auths", nil, nil)
+	descCtlDeauths  = prometheus.NewDesc("controller_member_deauth_count", "number of network member deauths", nil, nil)
 
 	descPackets   = prometheus.NewDesc("ztgo_packets_total", "VL1 packets received and sent, all verbs", []string{"direction"}, nil)
 	descDatagrams = prometheus.NewDesc("ztgo_datagrams_received_total", "UDP/TCP-relay datagrams received", nil, nil)
@@ -89,7 +93,7 @@ type metricsCollector struct{ n *Node }
 func (metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descPacket, descPacketError, descData, descNumNetworks, descGroups, descPathCount,
-		descCtlNetworks, descCtlMembers, descCtlRequests,
+		descCtlNetworks, descCtlMembers, descCtlRequests, descCtlNetChg, descCtlMemChg, descCtlAuths, descCtlDeauths,
 		descPackets, descDatagrams, descDropped, descRelayed, descRdv, descWhoisAns, descSendErr, descLatency,
 		descGSOMsgs, descGSODgrams, descGSOOff, descGROMsgs, descGRODgrams, descTCPSent, descTCPConn, descTCPTO,
 	} {
@@ -191,6 +195,10 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCtlNetworks, cs.Networks)
 		gauge(descCtlMembers, cs.Members)
 		counter(descCtlRequests, cs.ConfigRequests)
+		counter(descCtlNetChg, cs.NetworkChanges)
+		counter(descCtlMemChg, cs.MemberChanges)
+		counter(descCtlAuths, cs.MemberAuths)
+		counter(descCtlDeauths, cs.MemberDeauths)
 	}
 }
 

@@ -92,6 +92,10 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		"# HELP zt_num_networks number of networks this instance is joined to\n# TYPE zt_num_networks gauge\n",
 		"# HELP controller_network_count number of networks the controller is serving\n# TYPE controller_network_count gauge\n",
 		"# HELP controller_member_count number of network members the controller is serving\n# TYPE controller_member_count gauge\n",
+		"# HELP controller_member_auth_count number of network member auths\n# TYPE controller_member_auth_count counter\n",
+		"# HELP controller_member_deauth_count number of network member deauths\n# TYPE controller_member_deauth_count counter\n",
+		"# HELP controller_member_change_count number of times a network member configuration is changed\n# TYPE controller_member_change_count counter\n",
+		"# HELP controller_network_change_count number of times a network configuration is changed\n# TYPE controller_network_change_count counter\n",
 		"# HELP controller_network_config_request count of config requests handled\n# TYPE controller_network_config_request counter\n",
 		`zt_packet{direction="rx",packet_type="hello"} `,
 		`ztgo_dropped_total{reason="junk"} `,
@@ -172,16 +176,17 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		confRx, _ := value(fb, "zt_packet", "packet_type", "ok", "direction", "rx")
 		errTx, _ := value(fa, "zt_packet_error", "error_type", "obj_not_found", "direction", "tx")
 		errRx, _ := value(fb, "zt_packet_error", "error_type", "obj_not_found", "direction", "rx")
+		auths, _ := value(fa, "controller_member_auth_count") // a public network authorizes
 		udpRx, _ := value(fa, "zt_data", "protocol", "udp", "direction", "rx")
 		udpTx, _ := value(fb, "zt_data", "protocol", "udp", "direction", "tx")
 		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 2 && groups &&
 			reqRx > 0 && reqTx > 0 && confTx > 0 && confRx > 0 && errTx > 0 && errRx > 0 &&
-			udpRx > 0 && udpTx > 0 {
+			udpRx > 0 && udpTx > 0 && auths == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v, UDP bytes rx %v tx %v",
-				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx, udpRx, udpTx)
+			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v, UDP bytes rx %v tx %v, member auths %v",
+				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx, udpRx, udpTx, auths)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
