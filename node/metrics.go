@@ -29,6 +29,8 @@ var (
 	descNumNetworks = prometheus.NewDesc("zt_num_networks", "number of networks this instance is joined to", nil, nil)
 	descGroups      = prometheus.NewDesc("zt_network_multicast_groups_subscribed", "number of multicast groups networks are subscribed to",
 		[]string{"network_id"}, nil)
+	descNetPackets = prometheus.NewDesc("zt_network_packets", "number of incoming/outgoing packets per network",
+		[]string{"direction", "network_id", "accepted"}, nil)
 	descPathCount = prometheus.NewDesc("zt_peer_path_count", "number of paths to peer",
 		[]string{"node_id", "status"}, nil)
 	descCtlNetworks = prometheus.NewDesc("controller_network_count", "number of networks the controller is serving", nil, nil)
@@ -92,7 +94,7 @@ type metricsCollector struct{ n *Node }
 
 func (metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descPacket, descPacketError, descData, descNumNetworks, descGroups, descPathCount,
+		descPacket, descPacketError, descData, descNumNetworks, descGroups, descNetPackets, descPathCount,
 		descCtlNetworks, descCtlMembers, descCtlRequests, descCtlNetChg, descCtlMemChg, descCtlAuths, descCtlDeauths,
 		descPackets, descDatagrams, descDropped, descRelayed, descRdv, descWhoisAns, descSendErr, descLatency,
 		descGSOMsgs, descGSODgrams, descGSOOff, descGROMsgs, descGRODgrams, descTCPSent, descTCPConn, descTCPTO,
@@ -170,7 +172,15 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	nets := n.VL2.Networks()
 	gauge(descNumNetworks, len(nets))
 	for _, nw := range nets {
-		gauge(descGroups, nw.GroupCount(), fmt.Sprintf("%016x", nw.ID()))
+		id := fmt.Sprintf("%016x", nw.ID())
+		gauge(descGroups, nw.GroupCount(), id)
+		// Frames the rules judged; 1.14.1 leaves frames an explicit DROP
+		// rule refused out of accepted="no", ztgo counts them.
+		f := nw.FilterCounts()
+		counter(descNetPackets, f.InAccepted, "rx", id, "yes")
+		counter(descNetPackets, f.InDropped, "rx", id, "no")
+		counter(descNetPackets, f.OutAccepted, "tx", id, "yes")
+		counter(descNetPackets, f.OutDropped, "tx", id, "no")
 	}
 
 	for _, p := range n.VL1.Peers() {

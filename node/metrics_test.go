@@ -169,6 +169,7 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		nets, _ := value(fa, "controller_network_count")
 		joined, _ := value(fb, "zt_num_networks")
 		_, groups := value(fb, "zt_network_multicast_groups_subscribed", "network_id", nwid)
+		_, netPackets := value(fb, "zt_network_packets", "direction", "tx", "network_id", nwid, "accepted", "no")
 		reqRx, _ := value(fa, "zt_packet", "packet_type", "network_config_request", "direction", "rx")
 		reqTx, _ := value(fb, "zt_packet", "packet_type", "network_config_request", "direction", "tx")
 		// The config goes back as OK(NETWORK_CONFIG_REQUEST).
@@ -179,17 +180,22 @@ func TestMetricsAsZeroTierOne(t *testing.T) {
 		auths, _ := value(fa, "controller_member_auth_count") // a public network authorizes
 		udpRx, _ := value(fa, "zt_data", "protocol", "udp", "direction", "rx")
 		udpTx, _ := value(fb, "zt_data", "protocol", "udp", "direction", "tx")
-		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 2 && groups &&
+		if rx > helloRx && tx > 0 && alive >= 1 && dead && reqs > 0 && members == 1 && nets == 1 && joined == 2 && groups && netPackets &&
 			reqRx > 0 && reqTx > 0 && confTx > 0 && confRx > 0 && errTx > 0 && errRx > 0 &&
 			udpRx > 0 && udpTx > 0 && auths == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v, UDP bytes rx %v tx %v, member auths %v",
-				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, reqRx, reqTx, confTx, confRx, errTx, errRx, udpRx, udpTx, auths)
+			t.Fatalf("metrics did not follow the traffic: hello rx %v (was %v), leaf hello tx %v, alive paths %v, dead series %v, config requests %v, members %v, networks %v, joined %v, groups series %v, network packets series %v, config requests rx %v tx %v, OKs tx %v rx %v, obj_not_found tx %v rx %v, UDP bytes rx %v tx %v, member auths %v",
+				rx, helloRx, tx, alive, dead, reqs, members, nets, joined, groups, netPackets, reqRx, reqTx, confTx, confRx, errTx, errRx, udpRx, udpTx, auths)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if _, body := scrape(t, b); !strings.Contains(body, "# HELP zt_network_packets number of incoming/outgoing packets per network\n# TYPE zt_network_packets counter\n") ||
+		!strings.Contains(body, "# HELP zt_network_multicast_groups_subscribed number of multicast groups networks are subscribed to\n# TYPE zt_network_multicast_groups_subscribed gauge\n") {
+		t.Errorf("network series lack HELP/TYPE:\n%s", body)
+	}
+
 	// zt_peer_latency: a histogram of latency samples, 1.14.1's buckets.
 	deadline = time.Now().Add(10 * time.Second)
 	for {
