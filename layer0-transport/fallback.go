@@ -27,6 +27,44 @@ type Fallback struct {
 	mu      sync.Mutex // serializes Open and Close
 	cur     atomic.Pointer[fallbackConn]
 	lastUDP atomic.Int64 // unix nanoseconds, by opts.Now, of the last UDP heard
+	bytes   struct{ udpRx, udpTx, tcpRx, tcpTx atomic.Uint64 }
+}
+
+// ByteCounts are the datagram bytes a Fallback moved, per protocol.
+type ByteCounts struct {
+	// UDP counts the datagrams received, and sent without error.
+	UDPReceived, UDPSent uint64
+	// TCP counts the datagrams from and to the relay, without the relay's
+	// framing.
+	TCPReceived, TCPSent uint64
+}
+
+// Bytes returns the byte counters since NewFallback.
+func (b *Fallback) Bytes() ByteCounts {
+	return ByteCounts{
+		UDPReceived: b.bytes.udpRx.Load(), UDPSent: b.bytes.udpTx.Load(),
+		TCPReceived: b.bytes.tcpRx.Load(), TCPSent: b.bytes.tcpTx.Load(),
+	}
+}
+
+// count adds the sizes of n datagrams to c, with one atomic add.
+func count(c *atomic.Uint64, sizes []int, n int) {
+	var sum int
+	for _, s := range sizes[:n] {
+		sum += s
+	}
+	if sum > 0 {
+		c.Add(uint64(sum))
+	}
+}
+
+// countBufs adds the lengths of bufs to c, with one atomic add.
+func countBufs(c *atomic.Uint64, bufs [][]byte) {
+	var sum int
+	for _, b := range bufs {
+		sum += len(b)
+	}
+	c.Add(uint64(sum))
 }
 
 // fallbackConn is what one Open made.
@@ -100,6 +138,7 @@ func (b *Fallback) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	for _, fn := range fns {
 		out = append(out, func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
 			n, err := fn(bufs, sizes, eps)
+			count(&b.bytes.udpRx, sizes, n)
 			for i := range n {
 				if sizes[i] >= 16 {
 					b.lastUDP.Store(b.opts.Now().UnixNano())
@@ -115,6 +154,7 @@ func (b *Fallback) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 		recv, tunSocket := tfns[0], fc.tunSocket
 		out = append(out, func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
 			n, err := recv(bufs, sizes, eps)
+			count(&b.bytes.tcpRx, sizes, n)
 			for i := range n {
 				eps[i].Socket = tunSocket
 			}
@@ -164,14 +204,20 @@ func (b *Fallback) Send(bufs [][]byte, ep Endpoint) error {
 		return b.udp.Send(bufs, ep) // ErrClosed
 	}
 	if ep.Socket == fc.tunSocket && fc.tcp != nil {
-		return fc.tcp.Send(bufs, ep)
+		err := fc.tcp.Send(bufs, ep)
+		if err == nil {
+			countBufs(&b.bytes.tcpTx, bufs)
+		}
+		return err
 	}
 	var err error
 	if !b.opts.Force {
-		err = b.udp.Send(bufs, ep)
+		if err = b.udp.Send(bufs, ep); err == nil {
+			countBufs(&b.bytes.udpTx, bufs)
+		}
 	}
-	if b.active(fc) {
-		_ = fc.tcp.Send(bufs, ep)
+	if b.active(fc) && fc.tcp.Send(bufs, ep) == nil {
+		countBufs(&b.bytes.tcpTx, bufs)
 	}
 	return err
 }
@@ -182,7 +228,11 @@ func (b *Fallback) SendTTL(buf []byte, ep Endpoint, ttl int) error {
 	if fc := b.cur.Load(); fc != nil && (b.opts.Force || ep.Socket == fc.tunSocket) {
 		return nil
 	}
-	return b.udp.SendTTL(buf, ep, ttl)
+	err := b.udp.SendTTL(buf, ep, ttl)
+	if err == nil {
+		b.bytes.udpTx.Add(uint64(len(buf)))
+	}
+	return err
 }
 
 // TunnelSocket is the Endpoint.Socket of paths through the relay, or -2

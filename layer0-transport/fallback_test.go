@@ -398,3 +398,43 @@ func TestFallbackReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFallbackCountsBytes: Bytes counts the datagram bytes sent and
+// received, by UDP and through the relay.
+func TestFallbackCountsBytes(t *testing.T) {
+	testutil.NoGoroutineLeak(t)
+	r := newFallbackRig(t, FallbackOptions{})
+	defer r.stop()
+	const out, in = "by UDP, sixteen bytes or more", "a reply of 20 bytes."
+	r.send(out, 0)
+	r.expect(out)
+	r.peer.WriteToUDPAddrPort([]byte(in), r.udpAP)
+	<-r.back
+	if c := r.b.Bytes(); c != (ByteCounts{UDPSent: uint64(len(out)), UDPReceived: uint64(len(in))}) {
+		t.Fatalf("after UDP: %+v", c)
+	}
+
+	r.clock.Advance(fallbackAfter + time.Second)
+	r.send(out, 0) // dials the relay
+	r.expect(out)
+	eventually(t, 5*time.Second, r.b.Tunneled)
+	const tunneled, reply = "through the relay only, 16+", "reply via the relay"
+	r.send(tunneled, r.tunSock)
+	var relayAP netip.AddrPort
+	for timeout := time.After(5 * time.Second); !relayAP.IsValid(); {
+		select {
+		case d := <-r.got:
+			if d.data == tunneled {
+				relayAP = d.from
+			}
+		case <-timeout:
+			t.Fatal("nothing through the relay")
+		}
+	}
+	r.peer.WriteToUDPAddrPort([]byte(reply), relayAP)
+	<-r.back
+	want := ByteCounts{UDPSent: 2 * uint64(len(out)), UDPReceived: uint64(len(in)), TCPSent: uint64(len(tunneled)), TCPReceived: uint64(len(reply))}
+	if c := r.b.Bytes(); c != want {
+		t.Fatalf("after the relay: %+v, want %+v", c, want)
+	}
+}

@@ -135,6 +135,7 @@ func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload 
 // armorAndSend armors pkt in place, splits it at the MTU and hands the
 // datagrams to the transport, all without the lock.
 func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, pa *Path, expect bool) uint64 {
+	verb, code := sentKind(pkt)
 	id, ok := n.seal(pkt, p.keys, suite, expect)
 	if !ok {
 		return 0
@@ -158,7 +159,7 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.Ciph
 	}
 	clear(sb.bufs[:])
 	sendBatchPool.Put(sb)
-	n.stats.PacketsSent.Add(1)
+	n.stats.countSent(verb, code)
 	stamp(&pa.lastSend, now)
 	return id
 }

@@ -200,7 +200,7 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	verb := pkt.Verb()
 	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {
 		if pa := n.knownPath(it.ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
-			n.stats.PacketsReceived.Add(1)
+			n.stats.Received[verb].Add(1)
 			if upper := n.getUpper(); upper != nil {
 				in := Inbound{From: p.id.Address(), Verb: verb, PacketID: it.wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
 				if upper.HandleVL2(in) {
@@ -296,7 +296,7 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 	hops := pkt.Hops()
 	verb := pkt.Verb()
 	payload := pkt.Payload()
-	n.stats.PacketsReceived.Add(1)
+	n.stats.Received[verb].Add(1)
 	switch verb {
 	case wire.VerbNOP:
 	case wire.VerbOK:
@@ -306,6 +306,9 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		if err != nil {
 			n.stats.Malformed.Add(1)
 			return false
+		}
+		if e.Code < ErrorCodeSlots {
+			n.stats.ErrorsIn[e.Code].Add(1)
 		}
 		if e.InReVerb.IsVL2() {
 			n.received(now, p, pa, hops, verb)

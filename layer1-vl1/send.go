@@ -103,12 +103,13 @@ func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expec
 // transmit armors pkt for p (n.mu held), fragments it at the MTU and
 // queues it for ep; unlock sends it once the lock is released.
 func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
+	verb, code := sentKind(pkt)
 	id, ok := n.seal(pkt, p.keys, suite, expect)
 	if !ok {
 		return 0
 	}
 	n.queueDatagrams(ep, pkt)
-	n.stats.PacketsSent.Add(1)
+	n.stats.countSent(verb, code)
 	if pa != nil {
 		pa.lastSend.Store(now)
 	}

@@ -25,48 +25,63 @@ type Stats struct {
 	TxQueueDropped, RxQueueDropped                  uint64
 	PathsLearned, PeersEvicted                      uint64
 	Replayed                                        uint64 // authentic packets seen before (replay window)
+
+	// ByVerbReceived and ByVerbSent split PacketsReceived and PacketsSent
+	// by verb (an unencrypted HELLO is counted in HellosReceived only).
+	ByVerbReceived, ByVerbSent [VerbSlots]uint64
+	// ErrorCodesReceived and ErrorCodesSent count ERROR packets by code.
+	ErrorCodesReceived, ErrorCodesSent [ErrorCodeSlots]uint64
 }
+
+// VerbSlots and ErrorCodeSlots size the per-verb and per-error-code
+// counters: a verb is 5 bits; codes past 15 are not counted by code.
+const (
+	VerbSlots      = 32
+	ErrorCodeSlots = 16
+)
 
 // counters are the live Stats, counted without a lock.
 type counters struct {
 	DatagramsReceived counter
-	PacketsReceived   counter
-	PacketsSent       counter
-	HellosSent        counter
-	HellosReceived    counter
-	Junk              counter
-	Malformed         counter
-	BadMAC            counter
-	BadIdentity       counter
-	Collisions        counter
-	RateGated         counter
-	UnexpectedOK      counter
-	Refused           counter
-	RelayRefused      counter
-	HopLimit          counter
-	Relayed           counter
-	Rendezvous        counter
-	Punches           counter
-	PushesSent        counter
-	WhoisSent         counter
-	WhoisAnswered     counter
-	EchoReplies       counter
-	ErrorsReceived    counter
-	SendErrors        counter
-	TxQueueDropped    counter
-	RxQueueDropped    counter
-	PathsLearned      counter
-	PeersEvicted      counter
-	Replayed          counter
+	// Received and Sent count packets by verb; their sums are
+	// PacketsReceived and PacketsSent, so a packet costs one increment.
+	Received       [VerbSlots]counter
+	Sent           [VerbSlots]counter
+	ErrorsIn       [ErrorCodeSlots]counter
+	ErrorsOut      [ErrorCodeSlots]counter
+	HellosSent     counter
+	HellosReceived counter
+	Junk           counter
+	Malformed      counter
+	BadMAC         counter
+	BadIdentity    counter
+	Collisions     counter
+	RateGated      counter
+	UnexpectedOK   counter
+	Refused        counter
+	RelayRefused   counter
+	HopLimit       counter
+	Relayed        counter
+	Rendezvous     counter
+	Punches        counter
+	PushesSent     counter
+	WhoisSent      counter
+	WhoisAnswered  counter
+	EchoReplies    counter
+	ErrorsReceived counter
+	SendErrors     counter
+	TxQueueDropped counter
+	RxQueueDropped counter
+	PathsLearned   counter
+	PeersEvicted   counter
+	Replayed       counter
 }
 
 // Stats returns a copy of the counters.
 func (n *Node) Stats() Stats {
 	c := &n.stats
-	return Stats{
+	st := Stats{
 		DatagramsReceived: c.DatagramsReceived.Load(),
-		PacketsReceived:   c.PacketsReceived.Load(),
-		PacketsSent:       c.PacketsSent.Load(),
 		HellosSent:        c.HellosSent.Load(),
 		HellosReceived:    c.HellosReceived.Load(),
 		Junk:              c.Junk.Load(),
@@ -93,6 +108,35 @@ func (n *Node) Stats() Stats {
 		PathsLearned:      c.PathsLearned.Load(),
 		PeersEvicted:      c.PeersEvicted.Load(),
 		Replayed:          c.Replayed.Load(),
+	}
+	for v := range VerbSlots {
+		st.ByVerbReceived[v] = c.Received[v].Load()
+		st.ByVerbSent[v] = c.Sent[v].Load()
+		st.PacketsReceived += st.ByVerbReceived[v]
+		st.PacketsSent += st.ByVerbSent[v]
+	}
+	for e := range ErrorCodeSlots {
+		st.ErrorCodesReceived[e] = c.ErrorsIn[e].Load()
+		st.ErrorCodesSent[e] = c.ErrorsOut[e].Load()
+	}
+	return st
+}
+
+// sentKind reads the verb of a packet about to be armored and, for an
+// ERROR, its code (ErrorCodeSlots when unreadable), while both are still
+// in the clear; countSent counts the packet once it went out.
+func sentKind(pkt wire.Packet) (wire.Verb, uint8) {
+	v, code := pkt.Verb(), uint8(ErrorCodeSlots)
+	if v == wire.VerbERROR && !pkt.Compressed() && len(pkt) > wire.IdxPayload+9 {
+		code = pkt[wire.IdxPayload+9]
+	}
+	return v, code
+}
+
+func (c *counters) countSent(v wire.Verb, code uint8) {
+	c.Sent[v].Add(1)
+	if code < ErrorCodeSlots {
+		c.ErrorsOut[code].Add(1)
 	}
 }
 

@@ -37,6 +37,7 @@ type txItem struct {
 	pkt    wire.Packet
 	expect bool
 	sent   bool
+	verb   wire.Verb
 }
 
 // NewTxBatch returns an empty batch for one sending goroutine.
@@ -65,7 +66,7 @@ func (b *TxBatch) Add(dst identity.Address, verb wire.Verb, buf []byte, start, e
 	}
 	pkt := wire.NewPacket(buf[start-HeaderRoom:start-HeaderRoom], n.packetID(), dst, n.addr, verb)
 	pkt = pkt[:HeaderRoom+end-start]
-	b.items = append(b.items, txItem{p: p, r: r, pkt: pkt, expect: expectsReply(verb)})
+	b.items = append(b.items, txItem{p: p, r: r, pkt: pkt, expect: expectsReply(verb), verb: verb})
 	return true
 }
 
@@ -160,7 +161,7 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 		b.bufs = bufs[:0]
 	}
 	k := 0
-	sent := 0
+	var sent [VerbSlots]uint32
 	for i := first; i < len(b.items); i++ {
 		it := &b.items[i]
 		if it.sent || it.r.path != pa {
@@ -172,7 +173,7 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 		}
 		group[k] = it
 		k++
-		sent++
+		sent[it.verb]++
 		if k == txGroup {
 			flush(group[:k])
 			k = 0
@@ -181,6 +182,10 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 	if k > 0 {
 		flush(group[:k])
 	}
-	n.stats.PacketsSent.Add(uint64(sent))
+	for v, c := range sent {
+		if c > 0 {
+			n.stats.Sent[v].Add(uint64(c))
+		}
+	}
 	stamp(&pa.lastSend, now)
 }

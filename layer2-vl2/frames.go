@@ -384,6 +384,7 @@ func (n *Network) filterOutbound(to identity.Address, src, dst vl2wire.MAC, et u
 			}
 		}
 	}
+	n.countFilteredLocked(false, res.Action != rules.Drop && res.Action != rules.NoMatch)
 	n.mu.Unlock()
 	if res.Action == rules.Drop || res.Action == rules.NoMatch {
 		return res, false
@@ -430,6 +431,7 @@ func (n *Network) evalInboundLocked(from identity.Address, src, dst vl2wire.MAC,
 			}
 		}
 	}
+	n.countFilteredLocked(true, res.Action == rules.Accept || res.Action == rules.SuperAccept || res.Action == rules.Redirect)
 	return res, true
 }
 

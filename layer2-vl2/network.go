@@ -59,6 +59,7 @@ type Network struct {
 	requests         [8]uint64 // wire IDs of our recent config requests
 	nextRequest      int
 	rulePkt          rules.Packet
+	filtered         [2][2]uint64 // frames through the rules: [inbound][accepted]
 }
 
 type capRules struct {
@@ -412,6 +413,39 @@ func (n *Network) Subscribe(g vl2wire.MulticastGroup) {
 	n.extraGroups = append(n.extraGroups, g)
 	n.mu.Unlock()
 	n.announce(n.s.now(), true)
+}
+
+// FilterCounts are the frames a network's rules judged since it was
+// joined, as 1.14.1 counts them for zt_network_packets.
+type FilterCounts struct {
+	InAccepted, InDropped, OutAccepted, OutDropped uint64
+}
+
+// FilterCounts returns the network's rule verdict counts.
+func (n *Network) FilterCounts() FilterCounts {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f := &n.filtered
+	return FilterCounts{InAccepted: f[1][1], InDropped: f[1][0], OutAccepted: f[0][1], OutDropped: f[0][0]}
+}
+
+// countFilteredLocked counts a verdict (n.mu held).
+func (n *Network) countFilteredLocked(inbound, accepted bool) {
+	var i, a int
+	if inbound {
+		i = 1
+	}
+	if accepted {
+		a = 1
+	}
+	n.filtered[i][a]++
+}
+
+// GroupCount is the number of multicast groups the network subscribes to.
+func (n *Network) GroupCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.groupsLocked())
 }
 
 // groupsLocked are our subscriptions (vl2.md §6.1): broadcast if enabled,

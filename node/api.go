@@ -88,7 +88,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.Handle("/unstable/controller/", ctl)
 	n.networkAPI(mux)
 	n.moonAPI(mux)
-	mux.HandleFunc("GET /metrics", n.metrics)
+	mux.Handle("GET /metrics", n.metricsHandler())
 	return knownMethods(n.authorize(routed(mux)))
 }
 

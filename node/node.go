@@ -63,6 +63,7 @@ type Node struct {
 	apiLns       []net.Listener
 	devices      DeviceFactory
 	metricsToken string
+	latency      *peerLatency         // zt_peer_latency, made with the API handler
 	cached       []*identity.Identity // from peers.d, checked by Run
 	confMu       sync.Mutex           // Conf.Raw, which POST /config/settings replaces
 	mapper       *portmap.Mapper      // nil unless portMappingEnabled
@@ -261,6 +262,11 @@ func (n *Node) Run(ctx context.Context) error {
 			n.mapper.Run(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.sampleLatency(ctx)
+	}()
 	err := n.VL1.Run(ctx, n.fns)
 	n.closeDevices()
 	n.wg.Wait()

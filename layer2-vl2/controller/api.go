@@ -421,3 +421,30 @@ func writeJSON(w http.ResponseWriter, v any) {
 	b, _ := json.Marshal(v)
 	w.Write(b)
 }
+
+// Stats are the controller's counts, for /metrics.
+type Stats struct {
+	Networks       int    // networks served
+	Members        int    // members of those networks
+	ConfigRequests uint64 // config requests for our networks since New
+
+	// Since New: changes to existing networks; member records created,
+	// changed or deleted without a change of authorization; members
+	// authorized; members deauthorized (or deleted while authorized).
+	NetworkChanges, MemberChanges, MemberAuths, MemberDeauths uint64
+}
+
+// Stats returns the controller's counts.
+func (c *Controller) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.db.changes
+	st := Stats{
+		Networks: len(c.db.networks), ConfigRequests: c.configRequests.Load(),
+		NetworkChanges: ch.networkChanges, MemberChanges: ch.memberChanges, MemberAuths: ch.memberAuths, MemberDeauths: ch.memberDeauths,
+	}
+	for nwid := range c.db.networks {
+		st.Members += len(c.db.members[nwid])
+	}
+	return st
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
@@ -49,6 +50,8 @@ type Controller struct {
 	online       map[memberKey]*seen
 	lastExpiry   int64
 	notFoundGate requestGate
+
+	configRequests atomic.Uint64 // requests for our networks, for /metrics
 }
 
 type memberKey struct {
@@ -114,6 +117,7 @@ func (c *Controller) HandleConfigRequest(req vl2.ConfigRequest) {
 	if vl2wire.ControllerOf(req.NetworkID) != c.addr || req.From == nil {
 		return
 	}
+	c.configRequests.Add(1)
 	now := c.now().UnixMilli()
 	key := memberKey{nwidString(req.NetworkID), req.From.Address().String()}
 	c.mu.Lock()

@@ -573,3 +573,25 @@ func TestParseErrorPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsCountChanges: Stats counts networks, members, config requests
+// and what saves did, as 1.14.1's controller_* series do.
+func TestStatsCountChanges(t *testing.T) {
+	f := newFixture(t)
+	_, n, _ := f.do("POST", "/controller/network", map[string]any{"name": "a"})
+	id := n["id"].(string)
+	f.do("POST", "/controller/network/"+id, map[string]any{"name": "b"})           // network change
+	f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{}) // member created
+	f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{"authorized": true})
+	f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{"name": "x"}) // member change
+	f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{"authorized": false})
+	f.do("POST", "/controller/network/"+id+"/member/1123456789", map[string]any{"authorized": true})
+	f.do("DELETE", "/controller/network/"+id+"/member/1123456789", nil) // deauthorizes
+	nwid, _ := strconv.ParseUint(id, 16, 64)
+	f.request(testIdentity(t, "za"), nwid, 1) // a new, unauthorized member
+	got := f.c.Stats()
+	want := Stats{Networks: 1, Members: 2, ConfigRequests: 1, NetworkChanges: 1, MemberChanges: 3, MemberAuths: 2, MemberDeauths: 2}
+	if got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+}

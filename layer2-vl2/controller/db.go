@@ -31,6 +31,28 @@ type fileDB struct {
 	dir      string
 	networks map[string]record            // by 16-hex ID
 	members  map[string]map[string]record // nwid -> addr -> member
+	changes  dbChanges
+}
+
+// dbChanges count what saves and deletes did, for /metrics (1.14.1's
+// controller_*_count series).
+type dbChanges struct {
+	networkChanges uint64 // an existing network changed
+	memberChanges  uint64 // a member created, changed or deleted, its authorization kept
+	memberAuths    uint64 // a member became authorized
+	memberDeauths  uint64 // a member lost its authorization (deleted while authorized too)
+}
+
+func (c *dbChanges) member(old, next record) {
+	was, is := old != nil && toBool(old["authorized"], false), next != nil && toBool(next["authorized"], false)
+	switch {
+	case !was && is:
+		c.memberAuths++
+	case was && !is:
+		c.memberDeauths++
+	default:
+		c.memberChanges++
+	}
 }
 
 // openDB reads controller.d. A file that cannot be read is logged and moved
@@ -186,6 +208,9 @@ func (db *fileDB) saveNetwork(id string, r record) (bool, error) {
 	if err := db.write(filepath.Join(db.dir, "network", id+".json"), r); err != nil {
 		return false, err
 	}
+	if old != nil {
+		db.changes.networkChanges++
+	}
 	db.networks[id] = r
 	if db.members[id] == nil {
 		db.members[id] = map[string]record{}
@@ -206,6 +231,7 @@ func (db *fileDB) saveMember(nwid, addr string, r record) (bool, error) {
 		db.members[nwid] = map[string]record{}
 	}
 	db.members[nwid][addr] = r
+	db.changes.member(old, r)
 	return true, nil
 }
 
@@ -229,6 +255,9 @@ func (db *fileDB) deleteNetwork(id string) error {
 }
 
 func (db *fileDB) deleteMember(nwid, addr string) error {
+	if old := db.members[nwid][addr]; old != nil {
+		db.changes.member(old, nil)
+	}
 	delete(db.members[nwid], addr)
 	if db.dir == "" {
 		return nil
