@@ -40,6 +40,8 @@ type Options struct {
 	AllowLoopback bool
 	// Devices makes each joined network's OS device; nil = none.
 	Devices DeviceFactory
+	// DNS applies pushed DNS settings to devices (allowDNS); nil = never.
+	DNS DNSConfigurer
 	// ListenAddr restricts the UDP sockets to one local IPv4 address.
 	ListenAddr netip.Addr
 }
@@ -65,6 +67,9 @@ type Node struct {
 	cached       []*identity.Identity // from peers.d, checked by Run
 	devMu        sync.Mutex
 	devs         map[uint64]Device
+	dns          DNSConfigurer
+	dnsMu        sync.Mutex
+	dnsSet       map[uint64]string // what syncDNS set per network
 	wg           sync.WaitGroup
 }
 
@@ -144,7 +149,7 @@ func Open(opts Options) (*Node, error) {
 		bind.Close()
 		return nil, fmt.Errorf("local API on 127.0.0.1:%d: %w", bound, err)
 	}
-	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}}
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLn: ln, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}, dns: opts.DNS, dnsSet: map[uint64]string{}}
 	n.VL1, err = vl1.New(vl1.Config{
 		Identity:      id,
 		Bind:          bind,

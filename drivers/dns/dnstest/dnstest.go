@@ -5,6 +5,7 @@ package dnstest
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,13 +59,19 @@ func Bus(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	// Its complaints (it cannot raise its fd limit unprivileged, ...) are
+	// shown only when the test fails.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("dbus-daemon: %s", stderr.Bytes())
+		}
 	})
 	line := make(chan string, 1)
 	go func() {
