@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/ztgo/ztgo/drivers/dns"
 	"github.com/ztgo/ztgo/node"
 )
 
@@ -51,14 +52,21 @@ func runCommand() *cli.Command {
 			}
 			log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
 			var devices node.DeviceFactory
+			var dnsPort node.DNSConfigurer
 			switch cmd.String("device") {
 			case "tap":
 				devices = tapDevices()
+				if devices != nil {
+					// allowDNS: systemd-resolved or resolvconf on Linux.
+					a := dns.New(dns.Options{Logger: log})
+					defer a.Close()
+					dnsPort = a
+				}
 			case "none":
 			default:
 				return fail(exitUsage, "--device %q: want tap or none", cmd.String("device"))
 			}
-			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices})
+			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices, DNS: dnsPort})
 			if err != nil {
 				return fail(exitFailure, "%v", err)
 			}
