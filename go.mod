@@ -3,6 +3,7 @@ module github.com/ztgo/ztgo
 go 1.26.0
 
 require (
+	github.com/godbus/dbus/v5 v5.2.4
 	github.com/gopacket/gopacket v1.7.7
 	github.com/huin/goupnp v1.3.1
 	github.com/jackpal/gateway v1.0.6

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/ztgo/ztgo/drivers/dns"
 	"github.com/ztgo/ztgo/node"
 )
 
@@ -58,6 +59,7 @@ func runCommand() *cli.Command {
 			}
 			log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: level}))
 			var devices node.DeviceFactory
+			var dnsPort node.DNSConfigurer
 			switch cmd.String("device") {
 			case "tap":
 				devices = tapDevices()
@@ -65,6 +67,12 @@ func runCommand() *cli.Command {
 					// Joined networks then show PORT_ERROR (portError -999), as
 					// in zerotier-one; VL1 and the controller still work.
 					log.Warn("TAP devices cannot be made: " + why + "; joined networks will show PORT_ERROR (run as root, or pass --device none for configs only)")
+				}
+				if devices != nil {
+					// allowDNS: systemd-resolved or resolvconf on Linux.
+					a := dns.New(dns.Options{Logger: log})
+					defer a.Close()
+					dnsPort = a
 				}
 			case "none":
 			default:
@@ -76,7 +84,7 @@ func runCommand() *cli.Command {
 				}
 				return nil
 			}
-			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices})
+			n, err := node.Open(node.Options{Home: home, Port: port, Logger: log, AllowLoopback: cmd.Bool("allow-loopback"), Devices: devices, DNS: dnsPort})
 			if err != nil {
 				return fail(exitFailure, "%v", err)
 			}

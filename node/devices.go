@@ -75,6 +75,7 @@ func (n *Node) Leave(nwid uint64) error {
 	delete(n.devs, nwid)
 	n.devMu.Unlock()
 	if dev != nil {
+		n.revertDNS(nwid, dev)
 		dev.Close()
 	}
 	return err
@@ -109,13 +110,15 @@ func (n *Node) pump(nw *vl2.Network, dev Device) {
 	}
 }
 
-// onNetworkChange applies a network's state to its device.
+// onNetworkChange applies a network's state to its device: addresses,
+// routes and, with allowDNS, DNS.
 func (n *Node) onNetworkChange(info vl2.Info) {
 	dev := n.Device(info.NetworkID)
 	if dev == nil {
 		return
 	}
-	addrs, routes, gwTargets, gwVias := n.Home.loadSettings(info.NetworkID).allowedWithGateways(info)
+	settings := n.Home.loadSettings(info.NetworkID)
+	addrs, routes, gwTargets, gwVias := settings.allowedWithGateways(info)
 	up := info.Status == vl2.StatusOK
 	dev.Configure(up, addrs, routes)
 	if g, ok := dev.(GatewayRouter); ok {
@@ -124,6 +127,7 @@ func (n *Node) onNetworkChange(info vl2.Info) {
 		}
 		g.ConfigureGateways(gwTargets, gwVias)
 	}
+	n.syncDNS(info, dev, settings.AllowDNS)
 }
 
 func (n *Node) closeDevices() {
@@ -131,7 +135,8 @@ func (n *Node) closeDevices() {
 	devs := n.devs
 	n.devs = map[uint64]Device{}
 	n.devMu.Unlock()
-	for _, d := range devs {
+	for nwid, d := range devs {
+		n.revertDNS(nwid, d)
 		d.Close()
 	}
 }

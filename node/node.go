@@ -41,6 +41,8 @@ type Options struct {
 	AllowLoopback bool
 	// Devices makes each joined network's OS device; nil = none.
 	Devices DeviceFactory
+	// DNS applies pushed DNS settings to devices (allowDNS); nil = never.
+	DNS DNSConfigurer
 	// ListenAddr restricts the UDP sockets to one local IPv4 address.
 	ListenAddr netip.Addr
 }
@@ -69,6 +71,9 @@ type Node struct {
 	mapper       *portmap.Mapper      // nil unless portMappingEnabled
 	devMu        sync.Mutex
 	devs         map[uint64]Device
+	dns          DNSConfigurer
+	dnsMu        sync.Mutex
+	dnsSet       map[uint64]string // what syncDNS set per network
 	wg           sync.WaitGroup
 	// onlineEvery and rootNagEvery pace watchOnline (tests shorten them
 	// before Run).
@@ -156,7 +161,7 @@ func Open(opts Options) (*Node, error) {
 			ln.Close()
 		}
 	}
-	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLns: lns, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{},
+	n := &Node{bind: bind, Home: home, Conf: conf, Token: token, log: log, udp: udp, fns: fns, port: bound, apiLns: lns, metricsToken: metricsToken, devices: opts.Devices, devs: map[uint64]Device{}, dns: opts.DNS, dnsSet: map[uint64]string{},
 		onlineEvery: time.Second, rootNagEvery: 10 * time.Second}
 	if uopts.TertiaryPort {
 		// The tertiary port is mapped on the gateway (UPnP/NAT-PMP), and
