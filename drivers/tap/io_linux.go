@@ -89,6 +89,7 @@ type vnetIO struct {
 	rbuf   []byte
 	seg    offload.Segmenter // what remains of the last frame read
 	block  bool              // readOnce waits for a frame
+	waited bool              // readOnce had to wait: the device was idle
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool // readOnce, bound once: Read allocates nothing
@@ -124,7 +125,16 @@ func (v *vnetIO) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	v.rmu.Lock()
 	defer v.rmu.Unlock()
 	n := 0
+	v.waited = false
+	lone := false
 	for n < len(bufs) {
+		if lone && !v.seg.Pending() {
+			// A plain frame that ended a wait goes out at once: looking
+			// for a second would cost a read that finds nothing, on the
+			// latency of every ping. Frames already queued (no wait)
+			// are still taken in batches.
+			return n, nil
+		}
 		if v.seg.Pending() {
 			if offset > len(bufs[n]) || v.seg.NextLen() > len(bufs[n])-offset {
 				v.seg.Skip() // no buffer of this caller can hold it
@@ -157,6 +167,7 @@ func (v *vnetIO) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		if h.GSOType != offload.GSONone {
 			v.superFramesRead.Add(1)
 		}
+		lone = n == 0 && v.waited && h.GSOType == offload.GSONone
 	}
 	return n, nil
 }
@@ -178,6 +189,7 @@ func (v *vnetIO) readOnce(fd uintptr) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN && v.block:
+			v.waited = true
 			return false // the poller waits, and Close ends the wait
 		case err == unix.EAGAIN:
 			v.rn, v.rerr = 0, errNoFrame
