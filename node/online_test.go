@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,32 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ztgo/ztgo/internal/testutil"
 
 	"github.com/ztgo/ztgo/internal/loopback"
 	"github.com/ztgo/ztgo/internal/testplanet"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -65,7 +48,7 @@ func TestOnlineLog(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(leafHome, "identity.secret"), leafSecret, 0o600)
 	os.WriteFile(filepath.Join(leafHome, "planet"), planet, 0o644)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	leaf, err := Open(Options{Home: leafHome, Port: 0, AllowLoopback: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@
 package netlab
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ztgo/ztgo/internal/testutil"
 )
 
 // Lab is one test's set of namespaces and processes.
@@ -143,7 +144,7 @@ func (l *Lab) Masquerade(ns, wanIf string) {
 type Proc struct {
 	Cmd  *exec.Cmd
 	Name string
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -155,7 +156,7 @@ func (p *Proc) Output() string { return p.out.String() }
 func (l *Lab) Start(ns, name string, args ...string) *Proc {
 	l.t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
-	p := &Proc{Cmd: cmd, Name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, Name: name, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		l.t.Fatalf("start %s: %v", name, err)
@@ -217,21 +218,4 @@ func Eventually(timeout, interval time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(interval)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

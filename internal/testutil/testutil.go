@@ -3,12 +3,14 @@
 package testutil
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,4 +98,23 @@ func Serialize(tb testing.TB, ls ...gopacket.SerializableLayer) []byte {
 		tb.Fatal(err)
 	}
 	return append([]byte(nil), buf.Bytes()...)
+}
+
+// SyncBuffer is a bytes.Buffer that goroutines may write while a test
+// reads it (a process's output, a logger's lines).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
