@@ -30,8 +30,14 @@ func AppendRecord(b, msg []byte) []byte {
 	return append(b, msg...)
 }
 
-// ReadRecord reads one record's message; like 1.14.1 it ignores the first
-// three header bytes and trusts only the length.
+// ErrRecordTooLong is ReadRecord's answer to a record its buffer cannot hold.
+var ErrRecordTooLong = errors.New("relay record longer than the buffer")
+
+// ReadRecord reads one record's message into buf; like 1.14.1 it ignores
+// the first three header bytes and trusts only the length. It never
+// allocates: a record longer than buf (impossible with a buffer of
+// maxRecord, as the relay's readers use) is an error, and the peer that
+// sent it is dropped.
 func ReadRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
 	var h [recordHeader]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
@@ -39,7 +45,7 @@ func ReadRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 	n := int(binary.BigEndian.Uint16(h[3:5]))
 	if n > len(buf) {
-		buf = make([]byte, n)
+		return nil, fmt.Errorf("%w (%d bytes in %d)", ErrRecordTooLong, n, len(buf))
 	}
 	if _, err := io.ReadFull(r, buf[:n]); err != nil {
 		return nil, err
