@@ -402,7 +402,7 @@ func TestDamagedRecordIsSetAside(t *testing.T) {
 // authorized member is not counted and keeps working.
 func TestPendingMembersAreCapped(t *testing.T) {
 	f := newFixture(t)
-	f.c.db.dir = "" // in memory: the cap, not the disk, is under test
+	f.c.db.store, _ = OpenFiles("", nil) // in memory: the cap, not the disk, is under test
 	_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
 	nwid, _ := vl2wire.ParseNetworkID(n["id"].(string))
 	for i := range maxPendingMembers + 200 {
