@@ -224,7 +224,7 @@ func (s *pgStore) UpdateNetwork(ctx context.Context, nwid string, fn func(cur re
 	return s.update(ctx,
 		`SELECT data FROM ztgo_network WHERE id = $1 FOR UPDATE`,
 		`INSERT INTO ztgo_network (id, data, revision, controller_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-		`UPDATE ztgo_network SET data = $2, revision = $3, updated_at = now() WHERE id = $1`,
+		`UPDATE ztgo_network SET data = $2, revision = $3, controller_id = $4, updated_at = now() WHERE id = $1`,
 		[]any{nwid}, fn, func(r record) []any {
 			if len(nwid) != 16 {
 				return []any{revisionOf(r), ""}
