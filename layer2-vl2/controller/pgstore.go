@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,7 +124,7 @@ func (s *pgStore) Load(ctx context.Context, ctl string) (map[string]record, map[
 		if err := rows.Scan(&id, &data); err != nil {
 			return nil, nil, err
 		}
-		r, err := decodeRecord(data)
+		r, err := pgDecode(data)
 		if err != nil {
 			s.log.Error("controller database: unreadable network row not served", "network", id, "err", err)
 			continue
@@ -144,7 +145,7 @@ func (s *pgStore) Load(ctx context.Context, ctl string) (map[string]record, map[
 		if err := rows.Scan(&nwid, &addr, &data); err != nil {
 			return nil, nil, err
 		}
-		r, err := decodeRecord(data)
+		r, err := pgDecode(data)
 		if err != nil {
 			s.log.Error("controller database: unreadable member row not served", "network", nwid, "member", addr, "err", err)
 			continue
@@ -169,7 +170,7 @@ func (s *pgStore) update(ctx context.Context, sel, ins, upd string, keys []any, 
 			case err != nil:
 				return err
 			default:
-				if old, err = decodeRecord(data); err != nil {
+				if old, err = pgDecode(data); err != nil {
 					return fmt.Errorf("stored record unreadable: %w", err)
 				}
 			}
@@ -181,7 +182,7 @@ func (s *pgStore) update(ctx context.Context, sel, ins, upd string, keys []any, 
 			if next == nil {
 				return nil
 			}
-			b, err := json.Marshal(next)
+			b, err := pgEncode(next)
 			if err != nil {
 				return err
 			}
@@ -254,4 +255,51 @@ func (s *pgStore) DeleteMember(ctx context.Context, nwid, addr string) error {
 func (s *pgStore) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// jsonb cannot hold U+0000, which the API accepts in strings (a name, say)
+// and controller.d keeps. In the database a string's U+0000 is stored as
+// U+E000 '0' and its U+E000 (a private-use character) as U+E000 'E'.
+const pgEscapeRune = "\ue000"
+
+var (
+	pgEscaper   = strings.NewReplacer(pgEscapeRune, pgEscapeRune+"E", "\x00", pgEscapeRune+"0")
+	pgUnescaper = strings.NewReplacer(pgEscapeRune+"E", pgEscapeRune, pgEscapeRune+"0", "\x00")
+)
+
+func pgEncode(r record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil || !bytes.Contains(b, []byte(`\u0000`)) && !bytes.Contains(b, []byte(pgEscapeRune)) {
+		return b, err
+	}
+	return json.Marshal(mapStrings(r, pgEscaper.Replace))
+}
+
+func pgDecode(b []byte) (record, error) {
+	r, err := decodeRecord(b)
+	if err != nil || !bytes.Contains(b, []byte(pgEscapeRune)) {
+		return r, err
+	}
+	return mapStrings(r, pgUnescaper.Replace).(record), nil
+}
+
+// mapStrings applies f to every string in v, object keys included.
+func mapStrings(v any, f func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return f(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[f(k)] = mapStrings(e, f)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = mapStrings(e, f)
+		}
+		return out
+	}
+	return v
 }

@@ -167,3 +167,26 @@ func TestPostgresUpdatesAreAtomic(t *testing.T) {
 		t.Fatalf("count %d after %d increments", got, writers*each)
 	}
 }
+
+// TestOddStringsRoundTrip: strings with U+0000 (which jsonb refuses) and
+// U+E000 (the escape for it) come back as given, after a restart too.
+func TestOddStringsRoundTrip(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f *fixture) {
+		name := "a\x00b\ue000c\ue0000\ue000E"
+		n, err := f.c.CreateNetwork(record{"name": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := n["id"].(string)
+		if _, err := f.c.SetMember(id, "0123456789", record{"name": name + "\x00"}); err != nil {
+			t.Fatal(err)
+		}
+		c := f.reopen()
+		if n, _ := c.Network(id); n["name"] != name {
+			t.Fatalf("network name %q", n["name"])
+		}
+		if m, _ := c.Member(id, "0123456789"); m["name"] != name+"\x00" {
+			t.Fatalf("member name %q", m["name"])
+		}
+	})
+}
