@@ -91,3 +91,12 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 	}
 	return lc, nil
 }
+
+// ControllerDbPath is where the controller keeps its networks:
+// settings.controllerDbPath, or <home>/controller.d.
+func (h Home) ControllerDbPath(conf *LocalConf) string {
+	if conf != nil && conf.Settings.ControllerDbPath != nil && *conf.Settings.ControllerDbPath != "" {
+		return *conf.Settings.ControllerDbPath
+	}
+	return h.path("controller.d")
+}

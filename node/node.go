@@ -198,11 +198,7 @@ func Open(opts Options) (*Node, error) {
 	// Link), VL1 hands VL2 its verbs, timers and batch flushes (its Upper).
 	n.VL2 = vl2.New(vl2.Config{Link: n.VL1, Logger: log, Store: networkStore{home}, OnChange: n.onNetworkChange})
 	n.VL1.SetUpper(n.VL2)
-	dbPath := home.path("controller.d")
-	if s.ControllerDbPath != nil && *s.ControllerDbPath != "" {
-		dbPath = *s.ControllerDbPath
-	}
-	store, err := controller.OpenStore(context.Background(), dbPath, log)
+	store, err := controller.OpenStore(context.Background(), home.ControllerDbPath(conf), log)
 	if err == nil {
 		n.Controller, err = controller.New(controller.Config{Identity: id, Store: store, Sender: n.VL2, Logger: log})
 	}

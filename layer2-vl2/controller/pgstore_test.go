@@ -1,14 +1,19 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ztgo/ztgo/internal/pgtest"
+	"github.com/ztgo/ztgo/layer2-vl2/vl2wire"
 )
 
 // TestPostgresSharedByTwoControllers: two controllers on one database
@@ -189,4 +194,44 @@ func TestOddStringsRoundTrip(t *testing.T) {
 			t.Fatalf("member name %q", m["name"])
 		}
 	})
+}
+
+// TestCopyRoundTrip: controller.d to PostgreSQL and back to a fresh
+// controller.d gives the same records, byte for byte.
+func TestCopyRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	member := testIdentity(t, "za")
+	n, _ := f.c.CreateNetwork(record{"name": "exported", "v4AssignMode": record{"zt": true},
+		"ipAssignmentPools": []any{record{"ipRangeStart": "10.9.0.1", "ipRangeEnd": "10.9.0.9"}}, "rules": []any{record{"type": "ACTION_DROP"}}})
+	id := n["id"].(string)
+	nwid, _ := vl2wire.ParseNetworkID(id)
+	f.request(member, nwid, 1)
+	f.c.SetMember(id, member.Address().String(), record{"authorized": true, "name": "x\x00y", "tags": []any{[]any{1, 2}}})
+	f.now = f.now.Add(2 * time.Second)
+	f.request(member, nwid, 2)
+	f.c.SetMember(id, "0123456789", record{"name": "pending"})
+	f.c.SetNetwork(id, record{"mtu": 1400})
+	ctx := context.Background()
+	ctl := f.ctl.Address().String()
+	src, _ := OpenFiles(f.dir, nil)
+	pg, err := OpenStore(ctx, "postgres:"+pgtest.Start(t).NewDatabase(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if nets, mems, err := Copy(ctx, src, pg, ctl); err != nil || nets != 1 || mems != 2 {
+		t.Fatalf("export: %d networks %d members %v", nets, mems, err)
+	}
+	back := t.TempDir()
+	dst, _ := OpenFiles(back, nil)
+	if nets, mems, err := Copy(ctx, pg, dst, ctl); err != nil || nets != 1 || mems != 2 {
+		t.Fatalf("import: %d networks %d members %v", nets, mems, err)
+	}
+	for _, rel := range []string{networkPath(id), memberPath(id, member.Address().String()), memberPath(id, "0123456789")} {
+		a, err1 := os.ReadFile(filepath.Join(f.dir, rel))
+		b, err2 := os.ReadFile(filepath.Join(back, rel))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs after the round trip (%v %v):\n%s\n%s", rel, err1, err2, a, b)
+		}
+	}
 }
