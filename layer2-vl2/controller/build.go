@@ -28,8 +28,9 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 		code         wire.ErrorCode
 		unauthorized bool
 	)
-	// The member record is read and written back atomically (a store
-	// shared with other controllers may hold a newer one than memory).
+	// A changed member record is read and written back atomically (a
+	// store shared with other controllers may hold a newer one than
+	// memory).
 	build := func(old record) record {
 		dict, code, unauthorized = nil, 0, false
 		m := old
@@ -86,7 +87,7 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 		dict = cfg.Dictionary().Append(nil)
 		return m
 	}
-	if _, err := c.db.updateMember(nwid, addr, build); err != nil {
+	if _, err := c.db.touchMember(nwid, addr, build); err != nil {
 		// The store failed: answer from memory, unsaved.
 		c.log.Warn("cannot save member", "network", nwid, "member", addr, "err", err)
 		old := c.db.members[nwid][addr]

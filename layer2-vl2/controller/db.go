@@ -162,6 +162,17 @@ func (d *db) updateMember(nwid, addr string, fn func(cur record) record) (bool, 
 	return true, nil
 }
 
+// touchMember is updateMember for config requests, which mostly change
+// nothing: when fn leaves the record in memory as it is, the store is not
+// asked. (An API write always goes to the store: there, memory may be older
+// than a database shared with another controller.)
+func (d *db) touchMember(nwid, addr string, fn func(cur record) record) (bool, error) {
+	if cur := d.members[nwid][addr]; cur != nil && revise(fn)(cur) == nil {
+		return false, nil
+	}
+	return d.updateMember(nwid, addr, fn)
+}
+
 func (d *db) refreshMember(nwid, addr string, r record) {
 	if r == nil {
 		delete(d.members[nwid], addr)
