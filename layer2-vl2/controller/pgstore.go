@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,6 +72,12 @@ func OpenPostgres(ctx context.Context, conn string, log *slog.Logger) (Store, er
 		return nil, fmt.Errorf("controller database: %w", err)
 	}
 	s := &pgStore{pool: pool, log: log}
+	if _, ok := ctx.Deadline(); !ok {
+		// An unreachable server is an error at start, not a hang.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("controller database: %w", err)
