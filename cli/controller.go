@@ -3,14 +3,20 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/ztgo/ztgo/layer1-vl1/identity"
+	"github.com/ztgo/ztgo/layer2-vl2/controller"
 	"github.com/ztgo/ztgo/layer2-vl2/rules"
+	"github.com/ztgo/ztgo/node"
 )
 
 func controllerCommand() *cli.Command {
@@ -45,6 +51,24 @@ func controllerCommand() *cli.Command {
 						}
 						return controllerGet(ctx, cmd, "/controller/network/"+cmd.Args().First())
 					}},
+				},
+			},
+			{
+				Name:      "export",
+				Usage:     "copy this node's controller database (local.conf controllerDbPath, or controller.d) to DEST: a directory, or postgres:<libpq connection string>",
+				ArgsUsage: "DEST",
+				Flags:     []cli.Flag{&cli.StringFlag{Name: "D", Usage: "home directory", Value: node.HomeFromEnv()}},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return controllerCopy(ctx, cmd, true)
+				},
+			},
+			{
+				Name:      "import",
+				Usage:     "copy SOURCE (a directory, or postgres:<libpq connection string>) into this node's controller database; records with the same IDs are replaced",
+				ArgsUsage: "SOURCE",
+				Flags:     []cli.Flag{&cli.StringFlag{Name: "D", Usage: "home directory", Value: node.HomeFromEnv()}},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return controllerCopy(ctx, cmd, false)
 				},
 			},
 			{
@@ -149,4 +173,58 @@ func memberSet(ctx context.Context, cmd *cli.Command, authorized bool) error {
 	var v any
 	json.Unmarshal(resp, &v)
 	return printJSON(cmd.Root().Writer, v)
+}
+
+// controllerCopy exports the node's controller database to the argument,
+// or imports the argument into it (run it with the node stopped, or at
+// least not changing its networks).
+func controllerCopy(ctx context.Context, cmd *cli.Command, export bool) error {
+	if cmd.NArg() != 1 || cmd.Args().First() == "" {
+		return fail(exitUsage, "want one controller database: a directory, or postgres:<connection string>")
+	}
+	home := node.Home(cmd.String("D"))
+	conf, err := home.LoadLocalConf(nil)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	var id *identity.Identity
+	for _, name := range []string{"identity.public", "identity.secret"} {
+		if b, err := os.ReadFile(filepath.Join(string(home), name)); err == nil {
+			if id, err = identity.Parse(strings.TrimSpace(string(b))); err == nil {
+				break
+			}
+		}
+	}
+	if id == nil {
+		return fail(exitFailure, "no identity in %s: the controller's address names its networks", home)
+	}
+	ours, other := home.ControllerDbPath(conf), cmd.Args().First()
+	from, to := ours, other
+	if !export {
+		from, to = other, ours
+	}
+	src, err := controller.OpenStore(ctx, from, nil)
+	if err != nil {
+		return fail(exitFailure, "%s: %v", redact(from), err)
+	}
+	defer src.Close()
+	dst, err := controller.OpenStore(ctx, to, nil)
+	if err != nil {
+		return fail(exitFailure, "%s: %v", redact(to), err)
+	}
+	defer dst.Close()
+	nets, members, err := controller.Copy(ctx, src, dst, id.Address().String())
+	if err != nil {
+		return fail(exitFailure, "copied %d networks and %d members, then: %v", nets, members, err)
+	}
+	fmt.Fprintf(cmd.Root().Writer, "copied %d networks and %d members from %s to %s\n", nets, members, redact(from), redact(to))
+	return nil
+}
+
+// redact keeps a PostgreSQL connection string's password off the screen.
+func redact(path string) string {
+	if strings.HasPrefix(path, "postgres:") {
+		return "postgres:…"
+	}
+	return path
 }

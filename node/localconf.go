@@ -24,11 +24,15 @@ type Settings struct {
 	// TcpFallbackAfterMs is a ztgo extension: how long without UDP before
 	// falling back (1.14.1: 60 s, fixed).
 	TcpFallbackAfterMs *int `json:"tcpFallbackAfterMs"`
+	// ControllerDbPath is where the controller keeps its networks: a
+	// directory (default <home>/controller.d), or "postgres:" followed by
+	// a libpq connection string (controller.md §8.11).
+	ControllerDbPath *string `json:"controllerDbPath"`
 }
 
 // honoured lists the settings keys read; the rest are logged and ignored.
 var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
-	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs", "allowManagementFrom"}
+	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs", "allowManagementFrom", "controllerDbPath"}
 
 // LocalConf is local.conf. Raw keeps the whole document for /status.
 type LocalConf struct {
@@ -86,4 +90,13 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 		}
 	}
 	return lc, nil
+}
+
+// ControllerDbPath is where the controller keeps its networks:
+// settings.controllerDbPath, or <home>/controller.d.
+func (h Home) ControllerDbPath(conf *LocalConf) string {
+	if conf != nil && conf.Settings.ControllerDbPath != nil && *conf.Settings.ControllerDbPath != "" {
+		return *conf.Settings.ControllerDbPath
+	}
+	return h.path("controller.d")
 }

@@ -198,7 +198,10 @@ func Open(opts Options) (*Node, error) {
 	// Link), VL1 hands VL2 its verbs, timers and batch flushes (its Upper).
 	n.VL2 = vl2.New(vl2.Config{Link: n.VL1, Logger: log, Store: networkStore{home}, OnChange: n.onNetworkChange})
 	n.VL1.SetUpper(n.VL2)
-	n.Controller, err = controller.New(controller.Config{Identity: id, Dir: home.path("controller.d"), Sender: n.VL2, Logger: log})
+	store, err := controller.OpenStore(context.Background(), home.ControllerDbPath(conf), log)
+	if err == nil {
+		n.Controller, err = controller.New(controller.Config{Identity: id, Store: store, Sender: n.VL2, Logger: log})
+	}
 	if err != nil {
 		closeAPI()
 		bind.Close()
@@ -280,6 +283,9 @@ func (n *Node) Run(ctx context.Context) error {
 	_ = n.api.Shutdown(shutdown)
 	wg.Wait()
 	n.savePeers()
+	if err := n.Controller.Close(); err != nil {
+		n.log.Warn("cannot close the controller database", "err", err)
+	}
 	n.log.Info("node stopped")
 	return err
 }

@@ -68,13 +68,15 @@ func (c *Controller) SetNetwork(nwid string, body record) (record, error) {
 	nwid = strings.ToLower(nwid)
 	now := c.now().UnixMilli()
 	c.mu.Lock()
-	r := record{}
-	if old := c.db.networks[nwid]; old != nil {
-		r = clone(old)
-	}
-	initNetwork(r, nwid, now)
-	applyNetworkPost(r, normalize(body).(record))
-	ch, err := c.db.saveNetwork(nwid, r)
+	body = normalize(body).(record)
+	ch, err := c.db.updateNetwork(nwid, func(r record) record {
+		if r == nil {
+			r = record{}
+		}
+		initNetwork(r, nwid, now)
+		applyNetworkPost(r, clone(body))
+		return r
+	})
 	var members []string
 	if ch {
 		for a := range c.db.members[nwid] {
@@ -149,14 +151,17 @@ func (c *Controller) SetMember(nwid, addrText string, body record) (record, erro
 		c.mu.Unlock()
 		return nil, ErrNotFound
 	}
-	r := record{}
-	if old := c.db.members[nwid][addr]; old != nil {
-		r = clone(old)
-	}
-	initMember(r, nwid, addr, now)
-	r["id"], r["address"] = addrText, addrText // as given in the URL, as 1.14.1 does
-	deauth := applyMemberPost(r, normalize(body).(record), now)
-	ch, err := c.db.saveMember(nwid, addr, r)
+	body = normalize(body).(record)
+	var deauth bool
+	ch, err := c.db.updateMember(nwid, addr, func(r record) record {
+		if r == nil {
+			r = record{}
+		}
+		initMember(r, nwid, addr, now)
+		r["id"], r["address"] = addrText, addrText // as given in the URL, as 1.14.1 does
+		deauth = applyMemberPost(r, clone(body), now)
+		return r
+	})
 	out := clone(c.db.members[nwid][addr])
 	c.mu.Unlock()
 	if err != nil {

@@ -23,61 +23,86 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 	if netw == nil {
 		return nil, wire.ErrorObjectNotFound
 	}
-	old := c.db.members[nwid][addr]
-	m := record{}
-	if old != nil {
-		m = clone(old)
-	}
-	newMember := old == nil
-	initMember(m, nwid, addr, now)
-	if ids, ok := m["identity"].(string); ok && ids != "" {
-		bound, err := identity.Parse(ids)
-		if err != nil || !bound.Equal(req.From) {
-			return nil, wire.ErrorNetworkAccessDenied
+	var (
+		dict         []byte
+		code         wire.ErrorCode
+		unauthorized bool
+	)
+	// A changed member record is read and written back atomically (a
+	// store shared with other controllers may hold a newer one than
+	// memory).
+	build := func(old record) record {
+		dict, code, unauthorized = nil, 0, false
+		m := old
+		newMember := old == nil
+		if newMember {
+			m = record{}
 		}
-	} else {
-		m["identity"] = req.From.String()
-	}
-	authorized := toBool(m["authorized"], false)
-	if !authorized && !toBool(netw["private"], true) {
-		authorized = true
-		m["authorized"], m["lastAuthorizedTime"], m["lastAuthorizedCredentialType"], m["lastAuthorizedCredential"] = true, now, "public", nil
-	}
-	if !authorized {
-		if tok, ok := req.Metadata.Get("a"); ok && strings.HasPrefix(string(tok), "token:") {
-			if toks, ok := netw["authTokens"].(map[string]any); ok {
-				if exp, ok := toks[string(tok[6:])]; ok && (toInt(exp) == 0 || toInt(exp) > now) {
-					authorized = true
-					m["authorized"], m["lastAuthorizedTime"], m["lastAuthorizedCredentialType"], m["lastAuthorizedCredential"] = true, now, "token", string(tok[6:])
+		initMember(m, nwid, addr, now)
+		if ids, ok := m["identity"].(string); ok && ids != "" {
+			bound, err := identity.Parse(ids)
+			if err != nil || !bound.Equal(req.From) {
+				code = wire.ErrorNetworkAccessDenied
+				return nil
+			}
+		} else {
+			m["identity"] = req.From.String()
+		}
+		authorized := toBool(m["authorized"], false)
+		if !authorized && !toBool(netw["private"], true) {
+			authorized = true
+			m["authorized"], m["lastAuthorizedTime"], m["lastAuthorizedCredentialType"], m["lastAuthorizedCredential"] = true, now, "public", nil
+		}
+		if !authorized {
+			if tok, ok := req.Metadata.Get("a"); ok && strings.HasPrefix(string(tok), "token:") {
+				if toks, ok := netw["authTokens"].(map[string]any); ok {
+					if exp, ok := toks[string(tok[6:])]; ok && (toInt(exp) == 0 || toInt(exp) > now) {
+						authorized = true
+						m["authorized"], m["lastAuthorizedTime"], m["lastAuthorizedCredentialType"], m["lastAuthorizedCredential"] = true, now, "token", string(tok[6:])
+					}
 				}
 			}
 		}
+		if !authorized {
+			code, unauthorized = wire.ErrorNetworkAccessDenied, true
+			if newMember && c.pendingLocked(nwid) >= maxPendingMembers {
+				// Strangers cannot fill the disk or slow every config
+				// build: past the cap they are refused without a record
+				// and may ask again once the operator has caught up.
+				return nil
+			}
+			return m
+		}
+		// Pushes reuse the metadata of the member's last genuine request.
+		if req.Metadata != nil {
+			for k, key := range map[string]string{"vMajor": "majv", "vMinor": "minv", "vRev": "revv", "vProto": "pv"} {
+				if v, ok := req.Metadata.Get(key); ok {
+					if n, err := strconv.ParseUint(string(v), 16, 64); err == nil {
+						m[k] = int64(n)
+					}
+				}
+			}
+		}
+		cfg := c.configFor(now, req, netw, m, newMember)
+		dict = cfg.Dictionary().Append(nil)
+		return m
 	}
-	if !authorized {
+	if _, err := c.db.touchMember(nwid, addr, build); err != nil {
+		// The store failed: answer from memory, unsaved.
+		c.log.Warn("cannot save member", "network", nwid, "member", addr, "err", err)
+		old := c.db.members[nwid][addr]
+		if old != nil {
+			old = clone(old)
+		}
+		build(old)
+	}
+	if unauthorized {
 		s.authorized = false
-		if newMember && c.pendingLocked(nwid) >= maxPendingMembers {
-			// Strangers cannot fill the disk or slow every config
-			// build: past the cap they are refused without a record
-			// and may ask again once the operator has caught up.
-			return nil, wire.ErrorNetworkAccessDenied
-		}
-		c.saveMemberLocked(nwid, addr, m)
-		return nil, wire.ErrorNetworkAccessDenied
 	}
-	// Pushes reuse the metadata of the member's last genuine request.
-	if req.Metadata != nil {
-		for k, key := range map[string]string{"vMajor": "majv", "vMinor": "minv", "vRev": "revv", "vProto": "pv"} {
-			if v, ok := req.Metadata.Get(key); ok {
-				if n, err := strconv.ParseUint(string(v), 16, 64); err == nil {
-					m[k] = int64(n)
-				}
-			}
-		}
+	if code != 0 {
+		return nil, code
 	}
-	cfg := c.configFor(now, req, netw, m, newMember)
-	dict := cfg.Dictionary().Append(nil)
 	s.authorized, s.lastConfig = true, now
-	c.saveMemberLocked(nwid, addr, m)
 	return dict, 0
 }
 
@@ -95,12 +120,6 @@ func (c *Controller) pendingLocked(nwid string) int {
 		}
 	}
 	return n
-}
-
-func (c *Controller) saveMemberLocked(nwid, addr string, m record) {
-	if _, err := c.db.saveMember(nwid, addr, m); err != nil {
-		c.log.Warn("cannot save member", "network", nwid, "member", addr, "err", err)
-	}
 }
 
 // configFor builds the NetworkConfig (controller.md §8.5–8.8).

@@ -7,6 +7,7 @@
 package controller
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -32,9 +33,12 @@ type Sender interface {
 type Config struct {
 	Identity *identity.Identity // the node's, with secret
 	Dir      string             // controller.d; "" keeps everything in memory
-	Sender   Sender
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Store, if set, is used instead of Dir (see OpenStore); the
+	// controller closes it.
+	Store  Store
+	Sender Sender
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Controller serves this node's networks.
@@ -46,7 +50,7 @@ type Controller struct {
 	log    *slog.Logger
 
 	mu           sync.Mutex
-	db           *fileDB
+	db           *db
 	online       map[memberKey]*seen
 	lastExpiry   int64
 	notFoundGate requestGate
@@ -84,9 +88,17 @@ func New(cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := openDB(cfg.Dir, log)
+	store := cfg.Store
+	if store == nil {
+		var err error
+		if store, err = OpenFiles(cfg.Dir, log); err != nil {
+			return nil, err
+		}
+	}
+	db, err := loadDB(context.Background(), store, cfg.Identity.Address().String())
 	if err != nil {
-		return nil, err
+		store.Close()
+		return nil, fmt.Errorf("controller database: %w", err)
 	}
 	c := &Controller{id: cfg.Identity, addr: cfg.Identity.Address(), sender: cfg.Sender, now: cfg.Now, log: log, db: db, online: map[memberKey]*seen{}}
 	if c.now == nil {
@@ -94,6 +106,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	return c, nil
 }
+
+// Close closes the controller's store.
+func (c *Controller) Close() error { return c.db.store.Close() }
 
 // SetSender installs the sender (the switch is often made after).
 func (c *Controller) SetSender(s Sender) {

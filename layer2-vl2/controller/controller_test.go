@@ -2,6 +2,7 @@ package controller
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -11,11 +12,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ztgo/ztgo/internal/pgtest"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	vl2 "github.com/ztgo/ztgo/layer2-vl2"
@@ -64,23 +67,60 @@ func (r *recorder) SendCredentials(to identity.Address, payload []byte) {
 }
 
 type fixture struct {
-	t    *testing.T
-	c    *Controller
-	rec  *recorder
-	now  time.Time
-	ctl  *identity.Identity
-	dir  string
-	http http.Handler
+	t     *testing.T
+	c     *Controller
+	rec   *recorder
+	now   time.Time
+	ctl   *identity.Identity
+	dir   string // controller.d, for the file store
+	store string // "files" or "postgres"
+	open  func() (Store, error)
+	http  http.Handler
 }
 
-func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, rec: &recorder{}, now: time.UnixMilli(1_800_000_000_000), ctl: testIdentity(t, "controller"), dir: t.TempDir()}
-	c, err := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec, Now: func() time.Time { return f.now }})
-	if err != nil {
-		t.Fatal(err)
+// newFixture is a controller on controller.d files.
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, "files") }
+
+// newFixtureOn is a controller on the store named: "files" (controller.d
+// in a temporary directory) or "postgres" (a fresh database on a private
+// server, see internal/pgtest).
+func newFixtureOn(t *testing.T, store string) *fixture {
+	f := &fixture{t: t, rec: &recorder{}, now: time.UnixMilli(1_800_000_000_000), ctl: testIdentity(t, "controller"), dir: t.TempDir(), store: store}
+	switch store {
+	case "files":
+		f.open = func() (Store, error) { return OpenFiles(f.dir, nil) }
+	case "postgres":
+		conn := pgtest.Start(t).NewDatabase(t)
+		f.open = func() (Store, error) { return OpenStore(context.Background(), "postgres:"+conn, nil) }
+	default:
+		t.Fatalf("no store %q", store)
 	}
-	f.c, f.http = c, c.Handler()
+	f.c = f.reopen()
+	f.http = f.c.Handler()
 	return f
+}
+
+// reopen makes another controller on the fixture's store: a restart, or a
+// second controller sharing the database.
+func (f *fixture) reopen() *Controller {
+	f.t.Helper()
+	s, err := f.open()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := New(Config{Identity: f.ctl, Store: s, Sender: f.rec, Now: func() time.Time { return f.now }})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// forEachStore runs test on each store.
+func forEachStore(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, store := range []string{"files", "postgres"} {
+		t.Run(store, func(t *testing.T) { test(t, newFixtureOn(t, store)) })
+	}
 }
 
 func (f *fixture) do(method, path string, body any) (int, map[string]any, string) {
@@ -108,7 +148,10 @@ func (f *fixture) request(member *identity.Identity, nwid uint64, packetID uint6
 }
 
 func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
-	f := newFixture(t)
+	forEachStore(t, testNetworkCreateDefaultsAndStorage)
+}
+
+func testNetworkCreateDefaultsAndStorage(t *testing.T, f *fixture) {
 	code, n, body := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"name": "lab"})
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
@@ -125,13 +168,15 @@ func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
 	if code, _, _ := f.do("POST", "/controller/network/0123456789______", nil); code != 400 {
 		t.Fatalf("foreign controller address: %d", code)
 	}
-	// controller.d layout: compact JSON with sorted keys, directory 0700.
-	raw, err := os.ReadFile(filepath.Join(f.dir, "network", id+".json"))
-	if err != nil || !bytes.HasPrefix(raw, []byte(`{"authTokens":[null],"authorizationEndpoint":"",`)) || bytes.Contains(raw, []byte("\n")) {
-		t.Fatalf("stored network: %v %s", err, raw)
-	}
-	if st, _ := os.Stat(f.dir); st.Mode().Perm() != 0o700 {
-		t.Fatalf("controller.d mode %v", st.Mode().Perm())
+	if f.store == "files" {
+		// controller.d layout: compact JSON with sorted keys, directory 0700.
+		raw, err := os.ReadFile(filepath.Join(f.dir, "network", id+".json"))
+		if err != nil || !bytes.HasPrefix(raw, []byte(`{"authTokens":[null],"authorizationEndpoint":"",`)) || bytes.Contains(raw, []byte("\n")) {
+			t.Fatalf("stored network: %v %s", err, raw)
+		}
+		if st, _ := os.Stat(f.dir); st.Mode().Perm() != 0o700 {
+			t.Fatalf("controller.d mode %v", st.Mode().Perm())
+		}
 	}
 	// An update that changes nothing does not bump the revision.
 	f.do("POST", "/controller/network/"+id, map[string]any{"name": "lab"})
@@ -139,7 +184,9 @@ func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
 	if n2["revision"] != float64(1) {
 		t.Fatalf("revision after a no-op POST: %v", n2["revision"])
 	}
-	f.do("POST", "/controller/network/"+id, map[string]any{"mtu": 99999, "v6AssignMode": "rfc4193,zt", "routes": []any{map[string]any{"target": "10.1.0.0/16", "via": "fd00::1"}, map[string]any{"target": "bad"}}})
+	if code, _, body := f.do("POST", "/controller/network/"+id, map[string]any{"mtu": 99999, "v6AssignMode": "rfc4193,zt", "routes": []any{map[string]any{"target": "10.1.0.0/16", "via": "fd00::1"}, map[string]any{"target": "bad"}}}); code != 200 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
 	_, n3, _ := f.do("GET", "/controller/network/"+id, nil)
 	v6 := n3["v6AssignMode"].(map[string]any)
 	routes := n3["routes"].([]any)
@@ -156,10 +203,26 @@ func TestNetworkCreateDefaultsAndStorage(t *testing.T) {
 	if code, _, body := f.do("GET", "/controller", nil); code != 200 || !strings.Contains(body, `"apiVersion": 4`) {
 		t.Fatalf("status %d %s", code, body)
 	}
+	// A restart reads back what was stored.
+	if n4, err := f.reopen().Network(id); err != nil || !reflect.DeepEqual(n4, mustNetwork(t, f.c, id)) {
+		t.Fatalf("reopened network %v %v", n4, err)
+	}
+}
+
+func mustNetwork(t *testing.T, c *Controller, id string) record {
+	t.Helper()
+	n, err := c.Network(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestRequestAuthorizationAndIPAssignment(t *testing.T) {
-	f := newFixture(t)
+	forEachStore(t, testRequestAuthorizationAndIPAssignment)
+}
+
+func testRequestAuthorizationAndIPAssignment(t *testing.T, f *fixture) {
 	_, n, _ := f.do("POST", "/controller/network", map[string]any{"v4AssignMode": map[string]any{"zt": true},
 		"ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.147.17.1", "ipRangeEnd": "10.147.17.254"}},
 		"routes":            []any{map[string]any{"target": "10.147.17.0/24"}},
@@ -222,18 +285,16 @@ func TestRequestAuthorizationAndIPAssignment(t *testing.T) {
 	if f.rec.errors[len(f.rec.errors)-1] != wire.ErrorObjectNotFound {
 		t.Fatal("unknown network not OBJ_NOT_FOUND")
 	}
-	// Reload from disk.
-	c2, err := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec, Now: func() time.Time { return f.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Reload from the store.
+	c2 := f.reopen()
 	if rec, err := c2.Member(n["id"].(string), member.Address().String()); err != nil || rec["authorized"] != false {
 		t.Fatalf("reloaded member %v %v", rec, err)
 	}
 }
 
-func TestMemberAPI(t *testing.T) {
-	f := newFixture(t)
+func TestMemberAPI(t *testing.T) { forEachStore(t, testMemberAPI) }
+
+func testMemberAPI(t *testing.T, f *fixture) {
 	_, n, _ := f.do("POST", "/controller/network", map[string]any{})
 	id := n["id"].(string)
 	code, m, _ := f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{
@@ -253,6 +314,13 @@ func TestMemberAPI(t *testing.T) {
 	if code != 200 || un["meta"].(map[string]any)["authorizedCount"] != float64(1) {
 		t.Fatalf("unstable members %v", un)
 	}
+	// A restart keeps the member; an update bumps its revision.
+	if m2, err := f.reopen().Member(id, "0123456789"); err != nil || m2["name"] != "laptop" || m2["authorized"] != true || toInt(m2["revision"]) != 1 {
+		t.Fatalf("reopened member %v %v", m2, err)
+	}
+	if _, m3, _ := f.do("POST", "/controller/network/"+id+"/member/0123456789", map[string]any{"name": "desk"}); m3["revision"] != float64(2) || m3["authorized"] != true {
+		t.Fatalf("updated member %v", m3)
+	}
 	if code, _, _ := f.do("DELETE", "/controller/network/"+id+"/member/0123456789", nil); code != 200 {
 		t.Fatalf("delete member %d", code)
 	}
@@ -262,15 +330,21 @@ func TestMemberAPI(t *testing.T) {
 	if code, _, _ := f.do("DELETE", "/controller/network/"+id, nil); code != 200 {
 		t.Fatalf("delete network %d", code)
 	}
-	if _, err := os.Stat(filepath.Join(f.dir, "network", id+".json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(f.dir, "network", id+".json")); f.store == "files" && !os.IsNotExist(err) {
 		t.Fatal("network file left behind")
+	}
+	if ids := f.reopen().NetworkIDs(); len(ids) != 0 {
+		t.Fatalf("deleted network back after a restart: %v", ids)
 	}
 }
 
 // TestConcurrentAPICallsLoseNothing: many clients updating members and the
 // network at once; every update lands and revisions count them.
 func TestConcurrentAPICallsLoseNothing(t *testing.T) {
-	f := newFixture(t)
+	forEachStore(t, testConcurrentAPICallsLoseNothing)
+}
+
+func testConcurrentAPICallsLoseNothing(t *testing.T, f *fixture) {
 	_, n, _ := f.do("POST", "/controller/network", map[string]any{})
 	id := n["id"].(string)
 	srv := httptest.NewServer(f.http)
@@ -313,8 +387,7 @@ func TestConcurrentAPICallsLoseNothing(t *testing.T) {
 	if rev := toInt(netw["revision"]); rev < 2 || rev > 11 {
 		t.Fatalf("network revision %d after 10 updates", rev)
 	}
-	c2, _ := New(Config{Identity: f.ctl, Dir: f.dir, Sender: f.rec})
-	if ms, _ := c2.Members(id); len(ms) != 50 {
+	if ms, _ := f.reopen().Members(id); len(ms) != 50 {
 		t.Fatalf("%d members on disk", len(ms))
 	}
 }
@@ -402,7 +475,7 @@ func TestDamagedRecordIsSetAside(t *testing.T) {
 // authorized member is not counted and keeps working.
 func TestPendingMembersAreCapped(t *testing.T) {
 	f := newFixture(t)
-	f.c.db.dir = "" // in memory: the cap, not the disk, is under test
+	f.c.db.store, _ = OpenFiles("", nil) // in memory: the cap, not the disk, is under test
 	_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
 	nwid, _ := vl2wire.ParseNetworkID(n["id"].(string))
 	for i := range maxPendingMembers + 200 {

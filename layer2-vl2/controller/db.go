@@ -1,34 +1,63 @@
 package controller
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/ztgo/ztgo/internal/atomicfile"
 )
 
 // record is a network or member object exactly as stored: JSON with
 // sorted keys (encoding/json sorts map keys, as nlohmann does).
 type record = map[string]any
 
-// fileDB is ZeroTierOne's controller.d layout (controller.md §8.11), so an
-// existing controller directory can be adopted:
+// Store is where a controller keeps its networks and members: the
+// controller.d files (ZeroTierOne's layout, the default) or PostgreSQL
+// (controller.md §8.11). A controller holds every record in memory as
+// well, for config builds; the store is what a restart, or another
+// controller sharing the database, reads.
 //
-//	network/<nwid>.json
-//	network/<nwid>/member/<addr>.json
-type fileDB struct {
-	dir      string
+// Updates are read-modify-write: the store reads the record as it is now
+// (nil if there is none), gives fn a private copy and stores what fn
+// returns — atomically, so that two updates of one record, from this
+// process or another, never lose either. fn may run more than once; it
+// returns nil to store nothing. The result is the record as it was and
+// the record stored (nil if nothing was).
+type Store interface {
+	// Load returns every network served by the controller with address
+	// ctl (10 hex digits), and their members by network ID and address.
+	Load(ctx context.Context, ctl string) (networks map[string]record, members map[string]map[string]record, err error)
+	UpdateNetwork(ctx context.Context, nwid string, fn func(cur record) record) (old, stored record, err error)
+	UpdateMember(ctx context.Context, nwid, addr string, fn func(cur record) record) (old, stored record, err error)
+	// DeleteNetwork removes a network and its members.
+	DeleteNetwork(ctx context.Context, nwid string) error
+	DeleteMember(ctx context.Context, nwid, addr string) error
+	Close() error
+}
+
+// OpenStore opens the store that ZeroTierOne's local.conf setting
+// controllerDbPath names: "postgres:" followed by a libpq connection
+// string is PostgreSQL, anything else a controller.d directory ("" is
+// memory only).
+func OpenStore(ctx context.Context, path string, log *slog.Logger) (Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if conn, ok := strings.CutPrefix(path, "postgres:"); ok {
+		return OpenPostgres(ctx, conn, log)
+	}
+	return OpenFiles(path, log)
+}
+
+// db is the controller's in-memory copy of its store.
+type db struct {
+	store    Store
 	networks map[string]record            // by 16-hex ID
 	members  map[string]map[string]record // nwid -> addr -> member
 	changes  dbChanges
@@ -55,78 +84,146 @@ func (c *dbChanges) member(old, next record) {
 	}
 }
 
-// openDB reads controller.d. A file that cannot be read is logged and moved
-// aside (…json.damaged-<unix time>), never silently skipped: otherwise the
-// member's next request would write a fresh record over its authorization,
-// addresses and tags, and the damaged bytes would be lost to the operator.
-func openDB(dir string, log *slog.Logger) (*fileDB, error) {
-	db := &fileDB{dir: dir, networks: map[string]record{}, members: map[string]map[string]record{}}
-	if dir == "" {
-		return db, nil
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "network"), 0o700); err != nil {
-		return nil, fmt.Errorf("controller database: %w", err)
-	}
-	_ = os.Chmod(dir, 0o700)
-	ents, err := os.ReadDir(filepath.Join(dir, "network"))
+func loadDB(ctx context.Context, s Store, ctl string) (*db, error) {
+	networks, members, err := s.Load(ctx, ctl)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range ents {
-		name := e.Name()
-		if len(name) != 21 || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		r, err := readRecord(filepath.Join(dir, "network", name))
-		if err != nil {
-			setAside(log, filepath.Join(dir, "network", name), err)
-			continue
-		}
-		id, _ := r["id"].(string)
-		if len(id) != 16 {
-			continue
-		}
-		id = strings.ToLower(id)
-		db.networks[id] = r
-		db.members[id] = map[string]record{}
-		mdir := filepath.Join(dir, "network", id, "member")
-		ments, _ := os.ReadDir(mdir)
-		for _, me := range ments {
-			if len(me.Name()) != 15 || !strings.HasSuffix(me.Name(), ".json") {
-				continue
-			}
-			m, err := readRecord(filepath.Join(mdir, me.Name()))
-			if err != nil {
-				setAside(log, filepath.Join(mdir, me.Name()), err)
-				continue
-			}
-			if mid, _ := m["id"].(string); len(mid) == 10 {
-				db.members[id][strings.ToLower(mid)] = m
-			}
+	d := &db{store: s, networks: networks, members: members}
+	for id := range d.networks {
+		if d.members[id] == nil {
+			d.members[id] = map[string]record{}
 		}
 	}
-	return db, nil
+	return d, nil
 }
 
-func setAside(log *slog.Logger, path string, err error) {
-	aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
-	if rerr := os.Rename(path, aside); rerr != nil {
-		log.Error("controller database: unreadable file left in place; the network or member it holds is not served", "file", path, "err", err, "rename", rerr)
+// revise wraps an update: fn sees a copy of the current record, and what
+// it returns is stored only if it differs in more than the revision, with
+// the revision bumped.
+func revise(fn func(cur record) record) func(cur record) record {
+	return func(cur record) record {
+		var in record
+		if cur != nil {
+			in = clone(cur)
+		}
+		next := fn(in)
+		if next == nil || !changed(cur, next) {
+			return nil
+		}
+		next["revision"] = revisionOf(cur) + 1
+		return next
+	}
+}
+
+// updateNetwork changes a network through fn (see Store), reporting
+// whether anything was stored.
+func (d *db) updateNetwork(nwid string, fn func(cur record) record) (bool, error) {
+	old, next, err := d.store.UpdateNetwork(context.Background(), nwid, revise(fn))
+	if err != nil {
+		return false, err
+	}
+	if next == nil {
+		d.refreshNetwork(nwid, old)
+		return false, nil
+	}
+	if old != nil {
+		d.changes.networkChanges++
+	}
+	d.refreshNetwork(nwid, next)
+	return true, nil
+}
+
+func (d *db) refreshNetwork(nwid string, r record) {
+	if r == nil {
+		delete(d.networks, nwid)
+		delete(d.members, nwid)
 		return
 	}
-	log.Error("controller database: unreadable file moved aside; restore it to serve that network or member again", "file", path, "moved_to", aside, "err", err)
+	d.networks[nwid] = r
+	if d.members[nwid] == nil {
+		d.members[nwid] = map[string]record{}
+	}
 }
 
-func readRecord(path string) (record, error) {
-	b, err := os.ReadFile(path)
+// updateMember changes a member through fn (see Store), reporting whether
+// anything was stored.
+func (d *db) updateMember(nwid, addr string, fn func(cur record) record) (bool, error) {
+	old, next, err := d.store.UpdateMember(context.Background(), nwid, addr, revise(fn))
 	if err != nil {
-		return nil, err
+		return false, err
 	}
+	if next == nil {
+		d.refreshMember(nwid, addr, old)
+		return false, nil
+	}
+	d.refreshMember(nwid, addr, next)
+	d.changes.member(old, next)
+	return true, nil
+}
+
+// touchMember is updateMember for config requests, which mostly change
+// nothing: when fn leaves the record in memory as it is, the store is not
+// asked. (An API write always goes to the store: there, memory may be older
+// than a database shared with another controller.)
+func (d *db) touchMember(nwid, addr string, fn func(cur record) record) (bool, error) {
+	if cur := d.members[nwid][addr]; cur != nil && revise(fn)(cur) == nil {
+		return false, nil
+	}
+	return d.updateMember(nwid, addr, fn)
+}
+
+func (d *db) refreshMember(nwid, addr string, r record) {
+	if r == nil {
+		delete(d.members[nwid], addr)
+		return
+	}
+	if d.members[nwid] == nil {
+		d.members[nwid] = map[string]record{}
+	}
+	d.members[nwid][addr] = r
+}
+
+func (d *db) deleteNetwork(id string) error {
+	delete(d.networks, id)
+	delete(d.members, id)
+	return d.store.DeleteNetwork(context.Background(), id)
+}
+
+func (d *db) deleteMember(nwid, addr string) error {
+	if old := d.members[nwid][addr]; old != nil {
+		d.changes.member(old, nil)
+	}
+	delete(d.members[nwid], addr)
+	return d.store.DeleteMember(context.Background(), nwid, addr)
+}
+
+func (d *db) networkIDs() []string {
+	ids := make([]string, 0, len(d.networks))
+	for id := range d.networks {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func revisionOf(r record) int64 {
+	if r == nil {
+		return 0
+	}
+	return toInt(r["revision"])
+}
+
+// decodeRecord parses a stored record.
+func decodeRecord(b []byte) (record, error) {
 	var r record
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := d.Decode(&r); err != nil {
 		return nil, err
+	}
+	if r == nil {
+		return nil, errors.New("not a JSON object")
 	}
 	return normalize(r).(record), nil
 }
@@ -164,11 +261,8 @@ func normalize(v any) any {
 // clone deep-copies a record through JSON.
 func clone(r record) record {
 	b, _ := json.Marshal(r)
-	var out record
-	d := json.NewDecoder(strings.NewReader(string(b)))
-	d.UseNumber()
-	_ = d.Decode(&out)
-	return normalize(out).(record)
+	out, _ := decodeRecord(b)
+	return out
 }
 
 // changed reports whether two records differ in anything but revision.
@@ -181,101 +275,7 @@ func changed(old, next record) bool {
 	delete(b, "revision")
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
-	return !reflect.DeepEqual(ja, jb)
-}
-
-func (db *fileDB) write(path string, r record) error {
-	if db.dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b, 0o600)
-}
-
-// saveNetwork stores a network if it changed, bumping its revision.
-func (db *fileDB) saveNetwork(id string, r record) (bool, error) {
-	old := db.networks[id]
-	if !changed(old, r) {
-		return false, nil
-	}
-	r["revision"] = revisionOf(old) + 1
-	if err := db.write(filepath.Join(db.dir, "network", id+".json"), r); err != nil {
-		return false, err
-	}
-	if old != nil {
-		db.changes.networkChanges++
-	}
-	db.networks[id] = r
-	if db.members[id] == nil {
-		db.members[id] = map[string]record{}
-	}
-	return true, nil
-}
-
-func (db *fileDB) saveMember(nwid, addr string, r record) (bool, error) {
-	old := db.members[nwid][addr]
-	if !changed(old, r) {
-		return false, nil
-	}
-	r["revision"] = revisionOf(old) + 1
-	if err := db.write(filepath.Join(db.dir, "network", nwid, "member", addr+".json"), r); err != nil {
-		return false, err
-	}
-	if db.members[nwid] == nil {
-		db.members[nwid] = map[string]record{}
-	}
-	db.members[nwid][addr] = r
-	db.changes.member(old, r)
-	return true, nil
-}
-
-func revisionOf(r record) int64 {
-	if r == nil {
-		return 0
-	}
-	return toInt(r["revision"])
-}
-
-func (db *fileDB) deleteNetwork(id string) error {
-	delete(db.networks, id)
-	delete(db.members, id)
-	if db.dir == "" {
-		return nil
-	}
-	if err := os.Remove(filepath.Join(db.dir, "network", id+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return os.RemoveAll(filepath.Join(db.dir, "network", id))
-}
-
-func (db *fileDB) deleteMember(nwid, addr string) error {
-	if old := db.members[nwid][addr]; old != nil {
-		db.changes.member(old, nil)
-	}
-	delete(db.members[nwid], addr)
-	if db.dir == "" {
-		return nil
-	}
-	err := os.Remove(filepath.Join(db.dir, "network", nwid, "member", addr+".json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-func (db *fileDB) networkIDs() []string {
-	ids := make([]string, 0, len(db.networks))
-	for id := range db.networks {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return !bytes.Equal(ja, jb)
 }
 
 // toInt reads a JSON number leniently (numbers, decimal strings, booleans).
