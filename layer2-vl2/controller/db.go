@@ -38,7 +38,28 @@ type Store interface {
 	// DeleteNetwork removes a network and its members.
 	DeleteNetwork(ctx context.Context, nwid string) error
 	DeleteMember(ctx context.Context, nwid, addr string) error
+	// Get returns a network (addr "") or member record as stored now, nil
+	// if there is none.
+	Get(ctx context.Context, nwid, addr string) (record, error)
+	// Watch reports, until Close, changes that others (another controller
+	// sharing the database) make to controller ctl's records; a store that
+	// only this process writes reports nothing. It returns once the store
+	// listens, or has failed to and keeps trying: a Change with Resync set
+	// then says some may have been missed. fn runs on one goroutine, one
+	// change at a time, and must not call Close.
+	Watch(ctl string, fn func(Change))
 	Close() error
+}
+
+// Change names a record that another writer changed (or deleted): the
+// reader re-reads it with Get.
+type Change struct {
+	Network  string // 16 hex digits
+	Member   string // 10 hex digits; "" for the network itself
+	Revision int64  // as stored; 0 for a deletion
+	// Resync: changes may have been missed (the store stopped listening a
+	// while); reload everything.
+	Resync bool
 }
 
 // OpenStore opens the store that ZeroTierOne's local.conf setting

@@ -215,4 +215,14 @@ func (s *fileStore) DeleteMember(ctx context.Context, nwid, addr string) error {
 	return err
 }
 
+func (s *fileStore) Get(ctx context.Context, nwid, addr string) (record, error) {
+	if addr == "" {
+		return s.read(networkPath(nwid))
+	}
+	return s.read(memberPath(nwid, addr))
+}
+
+// Watch reports nothing: only this process writes controller.d.
+func (s *fileStore) Watch(ctl string, fn func(Change)) {}
+
 func (s *fileStore) Close() error { return nil }

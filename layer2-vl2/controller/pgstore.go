@@ -3,11 +3,14 @@ package controller
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,9 +24,34 @@ import (
 // and a query select on beside it. Several controllers may share one
 // database: every update locks its row (SELECT … FOR UPDATE) for its
 // read-modify-write, so none is lost.
+//
+// Every change is announced, in its transaction, with NOTIFY on
+// notifyChannel; each store LISTENs there (see Watch), so controllers
+// sharing the database follow each other's changes at once.
 type pgStore struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	instance string // random: tells this store's notifications from others'
+
+	watchOnce sync.Once
+	stop      context.CancelFunc // ends the listener
+	done      chan struct{}      // closed when the listener has ended
+}
+
+// notifyChannel is where stores announce changes; the payload is a
+// pgNote as JSON.
+const notifyChannel = "ztgo_controller"
+
+// listenerName is the application_name of a store's listening connection.
+const listenerName = "ztgo controller listener"
+
+// pgNote is a change notification's payload.
+type pgNote struct {
+	Store    string `json:"s"` // the writing store's instance
+	Ctl      string `json:"c"` // controller address
+	Network  string `json:"n"`
+	Member   string `json:"m,omitempty"`
+	Revision int64  `json:"r"` // 0: deleted
 }
 
 // migrations are the schema's versions, applied in order, each once; the
@@ -71,7 +99,9 @@ func OpenPostgres(ctx context.Context, conn string, log *slog.Logger) (Store, er
 	if err != nil {
 		return nil, fmt.Errorf("controller database: %w", err)
 	}
-	s := &pgStore{pool: pool, log: log}
+	var inst [8]byte
+	rand.Read(inst[:])
+	s := &pgStore{pool: pool, log: log, instance: hex.EncodeToString(inst[:])}
 	if _, ok := ctx.Deadline(); !ok {
 		// An unreachable server is an error at start, not a hang.
 		var cancel context.CancelFunc
@@ -166,7 +196,7 @@ func (s *pgStore) Load(ctx context.Context, ctl string) (map[string]record, map[
 
 // update is a row's read-modify-write: the row is locked while fn runs; a
 // row that another writer inserted first makes it start over.
-func (s *pgStore) update(ctx context.Context, sel, ins, upd string, keys []any, fn func(cur record) record, cols func(r record) []any) (old, next record, err error) {
+func (s *pgStore) update(ctx context.Context, nwid, addr, sel, ins, upd string, keys []any, fn func(cur record) record, cols func(r record) []any) (old, next record, err error) {
 	for attempt := 0; ; attempt++ {
 		retry := false
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -195,8 +225,10 @@ func (s *pgStore) update(ctx context.Context, sel, ins, upd string, keys []any, 
 			}
 			args := append(append(append([]any{}, keys...), string(b)), cols(next)...)
 			if old != nil {
-				_, err = tx.Exec(ctx, upd, args...)
-				return err
+				if _, err = tx.Exec(ctx, upd, args...); err != nil {
+					return err
+				}
+				return s.notify(ctx, tx, nwid, addr, revisionOf(next))
 			}
 			tag, err := tx.Exec(ctx, ins, args...)
 			if err != nil {
@@ -206,7 +238,7 @@ func (s *pgStore) update(ctx context.Context, sel, ins, upd string, keys []any, 
 				retry = true
 				return errRetry
 			}
-			return nil
+			return s.notify(ctx, tx, nwid, addr, revisionOf(next))
 		})
 		if retry && attempt < 10 {
 			continue
@@ -229,7 +261,7 @@ func pgError(err error) error {
 }
 
 func (s *pgStore) UpdateNetwork(ctx context.Context, nwid string, fn func(cur record) record) (record, record, error) {
-	return s.update(ctx,
+	return s.update(ctx, nwid, "",
 		`SELECT data FROM ztgo_network WHERE id = $1 FOR UPDATE`,
 		`INSERT INTO ztgo_network (id, data, revision, controller_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
 		`UPDATE ztgo_network SET data = $2, revision = $3, controller_id = $4, updated_at = now() WHERE id = $1`,
@@ -242,24 +274,163 @@ func (s *pgStore) UpdateNetwork(ctx context.Context, nwid string, fn func(cur re
 }
 
 func (s *pgStore) UpdateMember(ctx context.Context, nwid, addr string, fn func(cur record) record) (record, record, error) {
-	return s.update(ctx,
+	return s.update(ctx, nwid, addr,
 		`SELECT data FROM ztgo_member WHERE network_id = $1 AND address = $2 FOR UPDATE`,
 		`INSERT INTO ztgo_member (network_id, address, data, revision, authorized) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
 		`UPDATE ztgo_member SET data = $3, revision = $4, authorized = $5, updated_at = now() WHERE network_id = $1 AND address = $2`,
 		[]any{nwid, addr}, fn, func(r record) []any { return []any{revisionOf(r), toBool(r["authorized"], false)} })
 }
 
-func (s *pgStore) DeleteNetwork(ctx context.Context, nwid string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM ztgo_network WHERE id = $1`, nwid)
+// notify announces a change in its transaction (delivered at commit).
+func (s *pgStore) notify(ctx context.Context, tx pgx.Tx, nwid, addr string, rev int64) error {
+	ctl := ""
+	if len(nwid) == 16 {
+		ctl = nwid[:10]
+	}
+	b, _ := json.Marshal(pgNote{Store: s.instance, Ctl: ctl, Network: nwid, Member: addr, Revision: rev})
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, string(b))
 	return err
+}
+
+func (s *pgStore) delete(ctx context.Context, nwid, addr, query string, args ...any) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return s.notify(ctx, tx, nwid, addr, 0)
+	})
+}
+
+func (s *pgStore) DeleteNetwork(ctx context.Context, nwid string) error {
+	return s.delete(ctx, nwid, "", `DELETE FROM ztgo_network WHERE id = $1`, nwid)
 }
 
 func (s *pgStore) DeleteMember(ctx context.Context, nwid, addr string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM ztgo_member WHERE network_id = $1 AND address = $2`, nwid, addr)
-	return err
+	return s.delete(ctx, nwid, addr, `DELETE FROM ztgo_member WHERE network_id = $1 AND address = $2`, nwid, addr)
+}
+
+func (s *pgStore) Get(ctx context.Context, nwid, addr string) (record, error) {
+	var data []byte
+	var err error
+	if addr == "" {
+		err = s.pool.QueryRow(ctx, `SELECT data FROM ztgo_network WHERE id = $1`, nwid).Scan(&data)
+	} else {
+		err = s.pool.QueryRow(ctx, `SELECT data FROM ztgo_member WHERE network_id = $1 AND address = $2`, nwid, addr).Scan(&data)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pgDecode(data)
+}
+
+// Watch LISTENs on a connection of its own, on a goroutine that Close
+// ends. A lost connection is made again, with backoff, and reported as a
+// Resync, since notifications sent meanwhile are lost.
+func (s *pgStore) Watch(ctl string, fn func(Change)) {
+	s.watchOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop, s.done = cancel, make(chan struct{})
+		first := make(chan struct{})
+		go func() {
+			defer close(s.done)
+			s.listen(ctx, ctl, fn, first)
+		}()
+		select {
+		case <-first:
+		case <-time.After(10 * time.Second):
+		}
+	})
+}
+
+// listenBackoff bounds the wait between attempts to listen again.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+func (s *pgStore) listen(ctx context.Context, ctl string, fn func(Change), first chan struct{}) {
+	backoff := listenBackoffMin
+	for attempt := 0; ; attempt++ {
+		err := s.listenOnce(ctx, ctl, fn, func() {
+			backoff = listenBackoffMin
+			if attempt == 0 {
+				close(first)
+			} else {
+				fn(Change{Resync: true})
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == 0 {
+			select {
+			case <-first:
+			default:
+				// The first attempt failed: Watch need not wait, and
+				// whatever the caller loaded may be outdated by the time
+				// a later attempt listens.
+				close(first)
+				attempt = 1
+			}
+		}
+		s.log.Warn("controller database: not listening for other controllers' changes; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+// listenOnce takes a connection out of the pool, LISTENs on it, calls up
+// when listening and then passes on notifications until the connection
+// fails or ctx ends. The connection never returns to the pool.
+func (s *pgStore) listenOnce(ctx context.Context, ctl string, fn func(Change), up func()) error {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Hijack()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, `SET application_name = '`+listenerName+`'`); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
+		return err
+	}
+	up()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var note pgNote
+		if err := json.Unmarshal([]byte(n.Payload), &note); err != nil {
+			s.log.Warn("controller database: unreadable notification", "payload", n.Payload, "err", err)
+			continue
+		}
+		if note.Store == s.instance || note.Ctl != ctl {
+			continue
+		}
+		fn(Change{Network: note.Network, Member: note.Member, Revision: note.Revision})
+	}
 }
 
 func (s *pgStore) Close() error {
+	s.watchOnce.Do(func() {}) // a Watch after Close does nothing
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
 	s.pool.Close()
 	return nil
 }
