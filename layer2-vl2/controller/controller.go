@@ -95,15 +95,23 @@ func New(cfg Config) (*Controller, error) {
 			return nil, err
 		}
 	}
-	db, err := loadDB(context.Background(), store, cfg.Identity.Address().String())
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("controller database: %w", err)
-	}
-	c := &Controller{id: cfg.Identity, addr: cfg.Identity.Address(), sender: cfg.Sender, now: cfg.Now, log: log, db: db, online: map[memberKey]*seen{}}
+	c := &Controller{id: cfg.Identity, addr: cfg.Identity.Address(), sender: cfg.Sender, now: cfg.Now, log: log, online: map[memberKey]*seen{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	// Listening starts before the load, so that no change made by another
+	// controller sharing the store falls between the two; what arrives
+	// meanwhile waits for c.mu.
+	c.mu.Lock()
+	store.Watch(c.addr.String(), c.storeChanged)
+	db, err := loadDB(context.Background(), store, c.addr.String())
+	if err != nil {
+		c.mu.Unlock()
+		store.Close()
+		return nil, fmt.Errorf("controller database: %w", err)
+	}
+	c.db = db
+	c.mu.Unlock()
 	return c, nil
 }
 

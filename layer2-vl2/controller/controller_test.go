@@ -74,6 +74,7 @@ type fixture struct {
 	ctl   *identity.Identity
 	dir   string // controller.d, for the file store
 	store string // "files" or "postgres"
+	conn  string // the PostgreSQL database, for "postgres"
 	open  func() (Store, error)
 	http  http.Handler
 }
@@ -90,8 +91,8 @@ func newFixtureOn(t *testing.T, store string) *fixture {
 	case "files":
 		f.open = func() (Store, error) { return OpenFiles(f.dir, nil) }
 	case "postgres":
-		conn := pgtest.Start(t).NewDatabase(t)
-		f.open = func() (Store, error) { return OpenStore(context.Background(), "postgres:"+conn, nil) }
+		f.conn = pgtest.Start(t).NewDatabase(t)
+		f.open = func() (Store, error) { return OpenStore(context.Background(), "postgres:"+f.conn, nil) }
 	default:
 		t.Fatalf("no store %q", store)
 	}

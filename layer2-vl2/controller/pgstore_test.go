@@ -27,8 +27,8 @@ func TestPostgresSharedByTwoControllers(t *testing.T) {
 	if _, err := f.c.SetMember(id, addr, record{"name": "start"}); err != nil {
 		t.Fatal(err)
 	}
-	// The second controller learns of the network at its start (replicas
-	// do not follow each other's changes yet).
+	// The second controller learns of the network at its start (and of
+	// later changes as they are made: replicas_test.go).
 	other := f.reopen()
 	const each = 25
 	var wg sync.WaitGroup
