@@ -102,14 +102,23 @@ func newFixtureOn(t *testing.T, store string) *fixture {
 }
 
 // reopen makes another controller on the fixture's store: a restart, or a
-// second controller sharing the database.
+// second controller sharing the database. Only the fixture's first one
+// sends through f.rec and follows f.now: on PostgreSQL the others follow
+// its changes on goroutines of their own (replicas_test.go), so they send
+// nothing and keep the time they were made at.
 func (f *fixture) reopen() *Controller {
 	f.t.Helper()
 	s, err := f.open()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c, err := New(Config{Identity: f.ctl, Store: s, Sender: f.rec, Now: func() time.Time { return f.now }})
+	var sender Sender = f.rec
+	now := func() time.Time { return f.now }
+	if f.c != nil {
+		at := f.now
+		sender, now = nil, func() time.Time { return at }
+	}
+	c, err := New(Config{Identity: f.ctl, Store: s, Sender: sender, Now: now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
