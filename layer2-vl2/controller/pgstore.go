@@ -360,6 +360,7 @@ func (s *pgStore) listen(ctx context.Context, ctl string, fn func(Change), first
 			if attempt == 0 {
 				close(first)
 			} else {
+				s.log.Info("controller database: listening for other controllers' changes again; reloading")
 				fn(Change{Resync: true})
 			}
 		})
