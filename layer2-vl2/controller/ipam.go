@@ -76,6 +76,24 @@ func (c *Controller) assignAddresses(cfg *vl2wire.NetworkConfig, netw, m record,
 			has6 = true
 		}
 	}
+	v4, _ := netw["v4AssignMode"].(map[string]any)
+	pick6 := !noAuto && !has6 && toBool(v6["zt"], false)
+	pick4 := !noAuto && !has4 && toBool(v4["zt"], false)
+	// Only a member that still needs an address makes us learn every other
+	// member's: a refresh must not scan the whole network.
+	if pick6 || pick4 {
+		assigned = c.pickAddresses(cfg, netw, routes, assigned, a, pick6, pick4)
+	}
+	m["ipAssignments"] = orEmpty(assigned)
+	if len(cfg.StaticIPs) > 32 {
+		cfg.StaticIPs = cfg.StaticIPs[:32]
+	}
+}
+
+// pickAddresses assigns a member the addresses it lacks from the network's
+// pools, avoiding every address another member holds, and returns its
+// assignments.
+func (c *Controller) pickAddresses(cfg *vl2wire.NetworkConfig, netw record, routes []route, assigned []any, a identity.Address, pick6, pick4 bool) []any {
 	allocated := map[netip.Addr]bool{}
 	for _, om := range c.db.members[str(netw["id"])] {
 		for _, e := range anySlice(om["ipAssignments"]) {
@@ -90,23 +108,19 @@ func (c *Controller) assignAddresses(cfg *vl2wire.NetworkConfig, netw, m record,
 		}
 	}
 	pools := anySlice(netw["ipAssignmentPools"])
-	if !noAuto && !has6 && toBool(v6["zt"], false) {
+	if pick6 {
 		if ip, bits, ok := pickV6(pools, routes, allocated, a); ok {
 			assigned = append(assigned, ip.String())
 			cfg.StaticIPs = append(cfg.StaticIPs, netip.PrefixFrom(ip, bits))
 		}
 	}
-	v4, _ := netw["v4AssignMode"].(map[string]any)
-	if !noAuto && !has4 && toBool(v4["zt"], false) {
+	if pick4 {
 		if ip, bits, ok := pickV4(pools, routes, allocated, a); ok {
 			assigned = append(assigned, ip.String())
 			cfg.StaticIPs = append(cfg.StaticIPs, netip.PrefixFrom(ip, bits))
 		}
 	}
-	m["ipAssignments"] = orEmpty(assigned)
-	if len(cfg.StaticIPs) > 32 {
-		cfg.StaticIPs = cfg.StaticIPs[:32]
-	}
+	return assigned
 }
 
 func pickV4(pools []any, routes []route, allocated map[netip.Addr]bool, a identity.Address) (netip.Addr, int, bool) {
