@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
@@ -147,13 +148,8 @@ func Open(opts Options) (*Node, error) {
 		log.Warn("tcpFallbackRelay unusable; no TCP fallback", "err", err)
 		bind, _ = transport.NewFallback(udp, transport.FallbackOptions{})
 	}
-	fns, bound, err := bind.Open(uint16(port))
+	fns, bound, lns, err := openPorts(bind, uint16(port), conf.AllowManagementFrom)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is another node using port %d? set another with -p)", err, port)
-	}
-	lns, err := listenAPI(bound, conf.AllowManagementFrom)
-	if err != nil {
-		bind.Close()
 		return nil, err
 	}
 	closeAPI := func() {
@@ -335,6 +331,27 @@ func (n *Node) savePeers() {
 		}
 		if err := n.Home.SavePeer(cp); err != nil {
 			n.log.Warn("cannot save peer cache", "peer", p.Address, "err", err)
+		}
+	}
+}
+
+// openPorts binds the UDP ports and the local API on the primary port's
+// number. A port picked at random (0) is picked again when its TCP twin is
+// taken: a random UDP port can collide with another program's TCP port,
+// often an outgoing connection's.
+func openPorts(bind *transport.Fallback, port uint16, allow []netip.Prefix) ([]transport.ReceiveFunc, uint16, []net.Listener, error) {
+	for tries := 1; ; tries++ {
+		fns, bound, err := bind.Open(port)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("%w (is another node using port %d? set another with -p)", err, port)
+		}
+		lns, err := listenAPI(bound, allow)
+		if err == nil {
+			return fns, bound, lns, nil
+		}
+		bind.Close()
+		if port != 0 || tries == 16 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, 0, nil, err
 		}
 	}
 }
