@@ -18,16 +18,25 @@ const (
 	busyDatagrams = 2000
 )
 
-// returnMemory frees the heap's idle pages once each time traffic stops.
+// returnMemory releases the program image's pages once the node has
+// settled after its start (see releaseImage), then frees the heap's idle
+// pages once each time traffic stops.
 func (n *Node) returnMemory(ctx context.Context) {
 	t := time.NewTicker(memoryCheck)
 	defer t.Stop()
 	w := trafficStop{last: n.VL1.Stats().DatagramsReceived}
+	settled := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !settled {
+			settled = true
+			if b := releaseImage(); b > 0 {
+				n.log.Debug("released the program image's start-up pages", "bytes", b)
+			}
 		}
 		if w.stopped(n.VL1.Stats().DatagramsReceived) {
 			debug.FreeOSMemory()
