@@ -16,8 +16,9 @@ import (
 // member never calls), and the kernel maps file pages 64 KB at a time, so
 // a node that has started holds most of its image although its working
 // set is a few megabytes. Dropped pages come back from the page cache or
-// the disk on their next use; pages another process maps too (a second
-// node on the same binary) stay. It returns the bytes of file-backed RSS
+// the disk on their next use, one page at a time: MADV_RANDOM turns off
+// read-around, which would map the image back in large chunks. Pages
+// another process maps too (a second node on the same binary) stay. It returns the bytes of file-backed RSS
 // released, 0 when the kernel refused (before Linux 5.4, or a binary this
 // user may not write).
 func releaseImage() int64 {
@@ -46,6 +47,7 @@ func releaseImage() int64 {
 			continue
 		}
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_RANDOM)
 	}
 	return max(before-rssFile(), 0)
 }

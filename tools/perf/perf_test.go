@@ -294,13 +294,42 @@ func privatePlanet(t *testing.T, lab *netlab.Lab, bin, dir string, root *daemon,
 
 func startZtgo(t *testing.T, lab *netlab.Lab, s settings, d *daemon, env []string) {
 	t.Helper()
-	args := []string{s.bin, "run", d.home}
+	// Each node runs its own copy of the binary, as it would on a machine
+	// of its own: the node releases its image's start-up pages only where
+	// no other process maps them (node/image_linux.go).
+	// The copy is synced: pages still dirty in the page cache could not be
+	// released, which no installed binary has to fear.
+	exe := d.home + ".ztgo"
+	if err := copySynced(s.bin, exe); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{exe, "run", d.home}
 	if len(env) > 0 {
 		// env execs too, so the PID is still the node's.
 		args = append(append([]string{"env"}, env...), args...)
 	}
 	d.proc = lab.Start(d.ns, "ztgo "+d.name, args...)
-	d.exe, d.cli = s.bin, []string{s.bin}
+	d.exe, d.cli = exe, []string{s.bin}
+}
+
+func copySynced(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startReference starts zerotier-one on c and d, with its CLI through a
