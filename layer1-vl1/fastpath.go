@@ -58,16 +58,27 @@ func currentRoute(now int64, p *Peer) *route {
 }
 
 // publishRoute evaluates p's route (n.mu held) and publishes it; nil
-// means there is none. This is Switch::_trySend's choice: p's best direct
-// path, else the best upstream's (which relays), else any path of p.
+// means there is none. This is Switch::_trySend's choice — p's best direct
+// path, else the best upstream's (which relays), else any path of p — with
+// one difference: a direct path p has been silent on for pathAliveTimeout
+// gives way to an upstream that is heard. 1.14.1 keeps sending on it until
+// it expires (ZT_PEER_PATH_EXPIRATION, four minutes); but the node behind
+// it may be gone and its address alive elsewhere (a controller replica
+// that took over, a peer that moved), and only the upstream knows where.
+// Heartbeats still go to the silent path, so it wins again once it
+// answers.
 func (n *Node) publishRoute(now int64, p *Peer) *route {
 	r := &route{suite: suiteFor(p), until: now + routeTTL}
-	if pp := p.bestPath(now, false); pp != nil {
-		r.path, r.direct = pp.path, true
+	direct := p.bestPath(now, false)
+	if direct != nil && direct.path.alive(now) {
+		r.path, r.direct = direct.path, true
 	} else if u := n.bestUpstream(now); u != nil && u != p {
-		if pp := u.bestPath(now, false); pp != nil {
+		if pp := u.bestPath(now, false); pp != nil && (direct == nil || pp.path.alive(now)) {
 			r.path, r.via = pp.path, u.id.Address()
 		}
+	}
+	if r.path == nil && direct != nil {
+		r.path, r.direct = direct.path, true
 	}
 	if r.path == nil {
 		if pp := p.bestPath(now, true); pp != nil {

@@ -148,3 +148,28 @@ func TestNATTimeoutMemberReachableThroughRoot(t *testing.T) {
 		t.Fatalf("%d of 10 pings to an idle member behind a 30 s NAT answered:\n%s", got, h.Describe())
 	}
 }
+
+// TestAddressTakenOverElsewhere: a node (a controller replica, say) dies
+// and another process with the same identity, elsewhere, carries on. A
+// peer that had a direct path to the dead one stops using that path once
+// it has been silent for pathAliveTimeout and sends through the root,
+// which knows where the address lives now: the survivor answers within
+// half a minute, not after the four minutes the dead path takes to expire.
+func TestAddressTakenOverElsewhere(t *testing.T) {
+	h := vl1test.New(t, vl1test.Options{})
+	a := h.Add("a", memnet.FullCone)
+	x1 := h.Add("x1", memnet.FullCone)
+	h.RunUntil(func() bool { return a.Status().Online && x1.Status().Online }, 15*time.Second)
+	if !pingUntil(h, a, x1, func() bool { return a.DirectPath(x1.Address()) }, 30*time.Second) {
+		t.Fatalf("no direct path:\n%s", h.Describe())
+	}
+	x2 := h.AddWithIdentity("x2", x1.Identity())
+	h.RunUntil(func() bool { return x2.Status().Online }, 15*time.Second)
+	h.Stop(x1)
+	stopped := h.Elapsed()
+	before := a.Stats().EchoReplies
+	if !pingUntil(h, a, x2, func() bool { return a.Stats().EchoReplies > before }, 45*time.Second) {
+		t.Fatalf("pings to the address never reached the process that took it over:\n%s", h.Describe())
+	}
+	t.Logf("the survivor answered %v after the first process stopped", h.Elapsed()-stopped)
+}
