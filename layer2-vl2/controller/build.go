@@ -2,7 +2,9 @@ package controller
 
 import (
 	"encoding/binary"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,16 +113,8 @@ func (c *Controller) buildLocked(now int64, req vl2.ConfigRequest, s *seen) ([]b
 const maxPendingMembers = 1024
 
 // pendingLocked counts a network's members that were never authorized
-// (c.mu held). It runs only when a stranger's first request would add one.
-func (c *Controller) pendingLocked(nwid string) int {
-	n := 0
-	for _, m := range c.db.members[nwid] {
-		if !toBool(m["authorized"], false) && toInt(m["lastAuthorizedTime"]) == 0 {
-			n++
-		}
-	}
-	return n
-}
+// (c.mu held).
+func (c *Controller) pendingLocked(nwid string) int { return c.db.pending[nwid] }
 
 // configFor builds the NetworkConfig (controller.md §8.5–8.8).
 func (c *Controller) configFor(now int64, req vl2.ConfigRequest, netw, m record, newMember bool) *vl2wire.NetworkConfig {
@@ -152,11 +146,9 @@ func (c *Controller) configFor(now int64, req vl2.ConfigRequest, netw, m record,
 		cfg.RemoteTraceTarget, _ = identity.ParseAddress(t)
 		cfg.RemoteTraceLevel = uint64(toInt(netw["remoteTraceLevel"]))
 	}
-	for _, om := range c.db.members[str(netw["id"])] {
-		if toBool(om["activeBridge"], false) {
-			if a, err := identity.ParseAddress(str(om["id"])); err == nil {
-				cfg.Specialists = append(cfg.Specialists, vl2wire.SpecialistActiveBridge|uint64(a))
-			}
+	for _, addr := range slices.Sorted(maps.Keys(c.db.bridges[str(netw["id"])])) {
+		if a, err := identity.ParseAddress(addr); err == nil {
+			cfg.Specialists = append(cfg.Specialists, vl2wire.SpecialistActiveBridge|uint64(a))
 		}
 	}
 	// Rules: a client without a rules engine revision gets ACCEPT only.

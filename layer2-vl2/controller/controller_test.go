@@ -678,3 +678,47 @@ func TestStatsCountChanges(t *testing.T) {
 		t.Fatalf("stats %+v, want %+v", got, want)
 	}
 }
+
+// TestActiveBridgesFollowMembers: a config names the network's active
+// bridges as specialists, from an index kept with every member change
+// (a build does not scan the members), on both stores.
+func TestActiveBridgesFollowMembers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f *fixture) {
+		_, n, _ := f.do("POST", "/controller/network/"+f.ctl.Address().String()+"______", map[string]any{"private": true})
+		id := n["id"].(string)
+		nwid, _ := vl2wire.ParseNetworkID(id)
+		member, bridge := fakeMember(t, 0x1000000001), fakeMember(t, 0x1000000002)
+		for _, m := range []*identity.Identity{member, bridge} {
+			f.do("POST", "/controller/network/"+id+"/member/"+m.Address().String(), map[string]any{"authorized": true})
+		}
+		bridges := func(packetID uint64) []uint64 {
+			t.Helper()
+			f.now = f.now.Add(2 * time.Second)
+			f.request(member, nwid, packetID)
+			cfg := f.rec.configs[len(f.rec.configs)-1].cfg
+			var out []uint64
+			for _, s := range cfg.Specialists {
+				if s&vl2wire.SpecialistActiveBridge != 0 {
+					out = append(out, s&0xffffffffff)
+				}
+			}
+			return out
+		}
+		if got := bridges(1); len(got) != 0 {
+			t.Fatalf("bridges before any: %x", got)
+		}
+		f.do("POST", "/controller/network/"+id+"/member/"+bridge.Address().String(), map[string]any{"activeBridge": true})
+		if got := bridges(2); len(got) != 1 || got[0] != uint64(bridge.Address()) {
+			t.Fatalf("bridges after one was made: %x", got)
+		}
+		f.do("POST", "/controller/network/"+id+"/member/"+bridge.Address().String(), map[string]any{"activeBridge": false})
+		if got := bridges(3); len(got) != 0 {
+			t.Fatalf("bridges after it stopped being one: %x", got)
+		}
+		f.do("POST", "/controller/network/"+id+"/member/"+bridge.Address().String(), map[string]any{"activeBridge": true})
+		f.do("DELETE", "/controller/network/"+id+"/member/"+bridge.Address().String(), nil)
+		if got := bridges(4); len(got) != 0 {
+			t.Fatalf("bridges after it was deleted: %x", got)
+		}
+	})
+}

@@ -80,8 +80,55 @@ func OpenStore(ctx context.Context, path string, log *slog.Logger) (Store, error
 type db struct {
 	store    Store
 	networks map[string]record            // by 16-hex ID
-	members  map[string]map[string]record // nwid -> addr -> member
+	members  map[string]map[string]record // nwid -> addr -> member; written only through setMember
 	changes  dbChanges
+
+	// What config builds and first requests would otherwise scan every
+	// member for, kept in step by setMember: a network's active bridges,
+	// and how many of its members were never authorized.
+	bridges map[string]map[string]bool
+	pending map[string]int
+}
+
+// setMember stores r (nil: deletes) as nwid's member addr and keeps the
+// indexes in step.
+func (d *db) setMember(nwid, addr string, r record) {
+	if old := d.members[nwid][addr]; old != nil {
+		if toBool(old["activeBridge"], false) {
+			delete(d.bridges[nwid], addr)
+		}
+		if neverAuthorized(old) {
+			d.pending[nwid]--
+		}
+	}
+	if r == nil {
+		delete(d.members[nwid], addr)
+		return
+	}
+	if d.members[nwid] == nil {
+		d.members[nwid] = map[string]record{}
+	}
+	d.members[nwid][addr] = r
+	if toBool(r["activeBridge"], false) {
+		if d.bridges[nwid] == nil {
+			d.bridges[nwid] = map[string]bool{}
+		}
+		d.bridges[nwid][addr] = true
+	}
+	if neverAuthorized(r) {
+		d.pending[nwid]++
+	}
+}
+
+// dropNetworkMembers forgets a network's members and their indexes.
+func (d *db) dropNetworkMembers(nwid string) {
+	delete(d.members, nwid)
+	delete(d.bridges, nwid)
+	delete(d.pending, nwid)
+}
+
+func neverAuthorized(m record) bool {
+	return !toBool(m["authorized"], false) && toInt(m["lastAuthorizedTime"]) == 0
 }
 
 // dbChanges count what saves and deletes did, for /metrics (1.14.1's
@@ -110,13 +157,25 @@ func loadDB(ctx context.Context, s Store, ctl string) (*db, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &db{store: s, networks: networks, members: members}
+	d := &db{store: s}
+	d.replace(networks, members)
+	return d, nil
+}
+
+// replace makes the given records the whole database, indexes rebuilt.
+func (d *db) replace(networks map[string]record, members map[string]map[string]record) {
+	d.networks, d.members = networks, map[string]map[string]record{}
+	d.bridges, d.pending = map[string]map[string]bool{}, map[string]int{}
+	for nwid, ms := range members {
+		for addr, m := range ms {
+			d.setMember(nwid, addr, m)
+		}
+	}
 	for id := range d.networks {
 		if d.members[id] == nil {
 			d.members[id] = map[string]record{}
 		}
 	}
-	return d, nil
 }
 
 // revise wraps an update: fn sees a copy of the current record, and what
@@ -158,7 +217,7 @@ func (d *db) updateNetwork(nwid string, fn func(cur record) record) (bool, error
 func (d *db) refreshNetwork(nwid string, r record) {
 	if r == nil {
 		delete(d.networks, nwid)
-		delete(d.members, nwid)
+		d.dropNetworkMembers(nwid)
 		return
 	}
 	d.networks[nwid] = r
@@ -194,20 +253,11 @@ func (d *db) touchMember(nwid, addr string, fn func(cur record) record) (bool, e
 	return d.updateMember(nwid, addr, fn)
 }
 
-func (d *db) refreshMember(nwid, addr string, r record) {
-	if r == nil {
-		delete(d.members[nwid], addr)
-		return
-	}
-	if d.members[nwid] == nil {
-		d.members[nwid] = map[string]record{}
-	}
-	d.members[nwid][addr] = r
-}
+func (d *db) refreshMember(nwid, addr string, r record) { d.setMember(nwid, addr, r) }
 
 func (d *db) deleteNetwork(id string) error {
 	delete(d.networks, id)
-	delete(d.members, id)
+	d.dropNetworkMembers(id)
 	return d.store.DeleteNetwork(context.Background(), id)
 }
 
@@ -215,7 +265,7 @@ func (d *db) deleteMember(nwid, addr string) error {
 	if old := d.members[nwid][addr]; old != nil {
 		d.changes.member(old, nil)
 	}
-	delete(d.members[nwid], addr)
+	d.setMember(nwid, addr, nil)
 	return d.store.DeleteMember(context.Background(), nwid, addr)
 }
 

@@ -143,6 +143,6 @@ func (c *Controller) resyncLocked(ctx context.Context) []follow {
 			todo = append(todo, follow{nwid, a, true})
 		}
 	}
-	c.db.networks, c.db.members = networks, members
+	c.db.replace(networks, members)
 	return todo
 }
