@@ -51,23 +51,7 @@ func TestE2EControllerFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	procs := map[string]*netlab.Proc{}
-	for _, s := range sites {
-		procs[s.name] = lab.Start(s.ns, s.name, bin, "run", s.home)
-	}
-	cli := func(s *site, args ...string) string {
-		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
-		return out
-	}
-	for _, s := range sites {
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(s, "info"), "ONLINE") }) {
-			t.Fatalf("%s not online: %s", s.name, cli(s, "info"))
-		}
-	}
-	addrOf := func(s *site) string {
-		b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
-		return string(b[:10])
-	}
+	procs, cli := startSites(t, lab, bin, sites)
 	controller := addrOf(ctl1)
 
 	// The network is made on ctl1 and appears on ctl2 through the database.

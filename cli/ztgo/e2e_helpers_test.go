@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ztgo/ztgo/internal/netlab"
 )
@@ -40,4 +41,31 @@ func privatePlanet(t *testing.T, lab *netlab.Lab, bin, dir, worldID, rootEndpoin
 	for _, h := range homes {
 		os.WriteFile(filepath.Join(h, "planet"), planet, 0o644)
 	}
+}
+
+// startSites runs `ztgo run` (with extra arguments before the home) for
+// every site, waits until each says ONLINE, and returns the processes and
+// a runner of the CLI against a site's node.
+func startSites(t *testing.T, lab *netlab.Lab, bin string, sites map[string]*site, extra ...string) (map[string]*netlab.Proc, func(s *site, args ...string) string) {
+	t.Helper()
+	procs := map[string]*netlab.Proc{}
+	for _, s := range sites {
+		procs[s.name] = lab.Start(s.ns, s.name, append(append([]string{bin, "run"}, extra...), s.home)...)
+	}
+	cli := func(s *site, args ...string) string {
+		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
+		return out
+	}
+	for _, s := range sites {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(s, "info"), "ONLINE") }) {
+			t.Fatalf("%s not online: %s", s.name, cli(s, "info"))
+		}
+	}
+	return procs, cli
+}
+
+// addrOf is the ZeroTier address of a site's node.
+func addrOf(s *site) string {
+	b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
+	return string(b[:min(len(b), 10)])
 }

@@ -67,19 +67,7 @@ func portMappingLab(t *testing.T, mapping bool) {
 		os.WriteFile(filepath.Join(s.home, "local.conf"), []byte(fmt.Sprintf(`{"settings":{"portMappingEnabled":%v}}`, mapping)), 0o644)
 	}
 	privatePlanet(t, lab, bin, dir, "5a7e57e30", "198.18.1.2/9993", sites["root"], sites["root"].home, sites["a"].home, sites["b"].home)
-	procs := map[string]*netlab.Proc{}
-	for _, s := range sites {
-		procs[s.name] = lab.Start(s.ns, s.name, bin, "run", "--log-level", "debug", s.home)
-	}
-	cli := func(s *site, args ...string) string {
-		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
-		return out
-	}
-	for _, s := range sites {
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(s, "info"), "ONLINE") }) {
-			t.Fatalf("%s not online: %s", s.name, cli(s, "info"))
-		}
-	}
+	procs, cli := startSites(t, lab, bin, sites, "--log-level", "debug")
 	// A network on the root's controller: direct paths are pushed only
 	// between peers that exchange network traffic (trust).
 	out := cli(sites["root"], "controller", "network", "create", "--json",
@@ -89,10 +77,6 @@ func portMappingLab(t *testing.T, mapping bool) {
 		t.Fatalf("network create: %v %q", err, out)
 	}
 	nwid := netw["id"].(string)
-	addrOf := func(s *site) string {
-		b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
-		return string(b[:10])
-	}
 	for _, m := range []string{"a", "b"} {
 		if out := cli(sites[m], "join", nwid); !strings.Contains(out, "200 join OK") {
 			t.Fatalf("join %s: %q", m, out)

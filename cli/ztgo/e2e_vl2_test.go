@@ -33,19 +33,7 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 		homes = append(homes, s.home)
 	}
 	privatePlanet(t, lab, bin, dir, "5a7e57e2f", "198.18.1.2/9993", sites["root"], homes...)
-	procs := map[string]*netlab.Proc{}
-	for _, s := range sites {
-		procs[s.name] = lab.Start(s.ns, s.name, bin, "run", s.home)
-	}
-	cli := func(s *site, args ...string) string {
-		out, _ := lab.Run(s.ns, append([]string{bin}, append(args, "-D", s.home)...)...)
-		return out
-	}
-	for _, s := range sites {
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(s, "info"), "ONLINE") }) {
-			t.Fatalf("%s not online: %s", s.name, cli(s, "info"))
-		}
-	}
+	procs, cli := startSites(t, lab, bin, sites)
 	out := cli(sites["ctl"], "controller", "network", "create", "--json",
 		`{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"},{"target":"10.200.0.0/16","via":"10.147.17.1"}]}`)
 	var netw map[string]any
@@ -57,10 +45,6 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 		if out := cli(sites[m], "join", nwid); !strings.Contains(out, "200 join OK") {
 			t.Fatalf("join %s: %q", m, out)
 		}
-	}
-	addrOf := func(s *site) string {
-		b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
-		return string(b[:10])
 	}
 	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
 		list := cli(sites["ctl"], "controller", "member", "list", nwid)
