@@ -118,7 +118,7 @@ func parsePolicy(name string, raw json.RawMessage, bad func(string, ...any)) (*T
 	where := "settings.policies." + name
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("%s must be an object with basePolicy, links, ...", where)
+		return nil, fmt.Errorf("%s must be an object such as {\"basePolicy\": \"active-backup\"}", where)
 	}
 	var base string
 	_ = json.Unmarshal(p["basePolicy"], &base)

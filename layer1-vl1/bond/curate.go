@@ -12,7 +12,10 @@ func (b *Bond) curate(now int64, rebuild bool) {
 		}
 		inTrial := now-s.whenNominated < trialPeriod
 		if now-s.lastEligibility > expiredPathTrialPeriod && !inTrial {
+			// Unlike 1.14, which leaves the balance policies pointing at
+			// the emptied slot until the next rebuild, rebuild now.
 			b.paths[i] = slot{}
+			rebuild = true
 			continue
 		}
 		total++
