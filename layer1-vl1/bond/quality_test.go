@@ -162,3 +162,71 @@ func TestStatusJSON(t *testing.T) {
 		t.Errorf("path JSON has %d fields, want 1.14's 12: %s", len(m), pj)
 	}
 }
+
+// TestTwoBondsMeasureEachOther: two bonds exchange packets and each
+// other's QOS_MEASUREMENT payloads, through the wire encoding, over a
+// link of 30 ms one way out and 20 ms back: each measures half the round
+// trip net of the other's hold time, and stays eligible past the trial
+// period because reports keep coming.
+func TestTwoBondsMeasureEachOther(t *testing.T) {
+	tp := custom(PolicyBalanceXOR, func(t *Template) { t.FailoverInterval = 1000 })
+	x, y := New(tp, 2, 1, 7), New(tp, 1, 2, 8)
+	k := PathKey{Link: "eth0", Remote: netip.MustParseAddrPort("198.51.100.1:9993")}
+	px, _ := x.AddPath(0, k)
+	py, _ := y.AddPath(0, k)
+	type inflight struct {
+		at  int64
+		id  uint64
+		qos []byte
+		toY bool
+	}
+	var onLink []inflight
+	id := uint64(1)
+	var acts []Action
+	for now := int64(0); now < 40000; now += 10 {
+		// x sends a frame every 10 ms, y every 50 ms.
+		x.Sent(now, px, id, wire.VerbFRAME, 100, NoFlow)
+		onLink = append(onLink, inflight{at: now + 30, id: id, toY: true})
+		id += 2
+		if now%50 == 0 {
+			y.Sent(now, py, id, wire.VerbFRAME, 100, NoFlow)
+			onLink = append(onLink, inflight{at: now + 20, id: id})
+			id += 2
+		}
+		for _, side := range []struct {
+			b    *Bond
+			p    PathIndex
+			toY  bool
+			late int64
+		}{{x, px, true, 30}, {y, py, false, 20}} {
+			acts = side.b.Tick(now, acts[:0])
+			for _, a := range acts {
+				if a.Kind == SendQoS {
+					onLink = append(onLink, inflight{at: now + side.late, qos: side.b.AppendQoS(now, a.Path, nil), toY: side.toY})
+				}
+			}
+		}
+		rest := onLink[:0]
+		for _, m := range onLink {
+			switch {
+			case m.at > now:
+				rest = append(rest, m)
+			case m.qos != nil && m.toY:
+				y.ReceivedQoS(now, py, m.qos)
+			case m.qos != nil:
+				x.ReceivedQoS(now, px, m.qos)
+			case m.toY:
+				y.Received(now, py, m.id, wire.VerbFRAME, 100, NoFlow)
+			default:
+				x.Received(now, px, m.id, wire.VerbFRAME, 100, NoFlow)
+			}
+		}
+		onLink = rest
+	}
+	for _, b := range []*Bond{x, y} {
+		s := b.paths[0]
+		if s.latency < 24 || s.latency > 26 || !s.eligible || s.nLatency < latencyMinSamples {
+			t.Errorf("latency %v (want 25), eligible %v, %d samples", s.latency, s.eligible, s.nLatency)
+		}
+	}
+}
