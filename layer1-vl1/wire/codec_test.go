@@ -287,7 +287,7 @@ func TestVerbRoundTrip(t *testing.T) {
 		&UserMessage{TypeID: 70000, Data: []byte("hi")},
 		&RemoteTrace{Data: []byte("a=b\x00c=d\x00")},
 		&Ack{Bytes: 5},
-		&QoSMeasurement{Records: []QoSRecord{{PacketID: 1, DelayMS: 2}}, Trailing: []byte{1}},
+		&QoSMeasurement{Records: []QoSRecord{{PacketID: 1, HoldMS: 2}}, Trailing: []byte{1}},
 		&PathNegotiation{Utility: -3},
 		&VL2{V: VerbFRAME, HasNetworkID: true, NetworkID: 0x6a65e33cf6e2a383, Body: []byte{8, 0, 1}},
 		&VL2{V: VerbNETWORK_CREDENTIALS, Body: []byte{1, 0, 0}},
