@@ -215,7 +215,7 @@ func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 			s.close()
 		}
 		u.sockets = nil
-		u.refreshLinksLocked()
+		u.refreshLinksLocked(wantedLinks(u.opts.Links, u.opts.IPv4Only))
 		u.links.start(u)
 	}
 	if u.opts.Links.enabled() {

@@ -1,10 +1,12 @@
 package transport
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -174,11 +176,9 @@ func wantedLinks(o LinkOptions, ipv4Only bool) ([]linkAddr, error) {
 }
 
 func sortLinks(ls []linkAddr) {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && (ls[j].ifname < ls[j-1].ifname || ls[j].ifname == ls[j-1].ifname && ls[j].addr.Less(ls[j-1].addr)); j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
+	slices.SortFunc(ls, func(a, b linkAddr) int {
+		return cmp.Or(strings.Compare(a.ifname, b.ifname), a.addr.Compare(b.addr))
+	})
 }
 
 // linkState is the per-interface binding's bookkeeping, under UDP.mu.
@@ -197,12 +197,15 @@ func (l *linkState) start(u *UDP) {
 		l.period = DefaultRescan
 	}
 	l.timer = time.AfterFunc(l.period, func() {
+		// Enumerating takes a netlink round trip: not under the lock
+		// every send takes.
+		want, err := wantedLinks(u.opts.Links, u.opts.IPv4Only)
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		if u.closed || l.timer == nil {
 			return
 		}
-		u.refreshLinksLocked()
+		u.refreshLinksLocked(want, err)
 		l.timer.Reset(l.period)
 	})
 }
@@ -218,23 +221,27 @@ func (l *linkState) stop() {
 // Rescan enumerates the interfaces again now instead of at the next
 // period (a node that learns of a link change need not wait).
 func (u *UDP) Rescan() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.closed || len(u.ports) == 0 || !u.opts.Links.enabled() {
+	if !u.opts.Links.enabled() {
 		return
 	}
-	u.refreshLinksLocked()
+	want, err := wantedLinks(u.opts.Links, u.opts.IPv4Only)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed || len(u.ports) == 0 {
+		return
+	}
+	u.refreshLinksLocked(want, err)
 }
 
 // refreshLinksLocked closes the sockets of addresses no longer wanted and
-// binds the new ones on every port, as 1.14.1's binder refresh does. The
-// receive functions of new sockets wait in pending for TakeReceivers.
-func (u *UDP) refreshLinksLocked() {
+// binds the new ones (want, from wantedLinks) on every port, as 1.14.1's
+// binder refresh does. The receive functions of new sockets wait in
+// pending for TakeReceivers.
+func (u *UDP) refreshLinksLocked(want []linkAddr, err error) {
 	l := &u.links
 	if l.failed == nil {
 		l.failed = map[string]bool{}
 	}
-	want, err := wantedLinks(u.opts.Links, u.opts.IPv4Only)
 	if err != nil {
 		u.log.Warn("cannot enumerate interfaces; keeping the current sockets", "err", err)
 		if u.liveSockets() > 0 {
@@ -253,6 +260,11 @@ func (u *UDP) refreshLinksLocked() {
 	for _, w := range want {
 		for _, p := range u.ports {
 			wanted[key(w.addr, p, w.ifname)] = true
+		}
+	}
+	for k := range l.failed {
+		if !wanted[k] {
+			delete(l.failed, k) // gone: a failure when it returns is news again
 		}
 	}
 	bound := map[string]bool{}

@@ -137,4 +137,3 @@ func TestUDPExplicitBind(t *testing.T) {
 		t.Fatalf("reply %d %v from %v", n, err, eps[0].Addr)
 	}
 }
-
