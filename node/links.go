@@ -51,6 +51,25 @@ func linkSettings(s map[string]any) (bind []netip.Addr, deny []string, err error
 	return bind, deny, nil
 }
 
+// physicalBlacklist reads local.conf's physical networks marked
+// "blacklist": true; 1.14.1 binds no local address inside them.
+func physicalBlacklist(raw map[string]any) ([]netip.Prefix, error) {
+	phys, _ := raw["physical"].(map[string]any)
+	var out []netip.Prefix
+	for k, v := range phys {
+		e, _ := v.(map[string]any)
+		if on, _ := e["blacklist"].(bool); !on {
+			continue
+		}
+		p, err := netip.ParsePrefix(strings.TrimSpace(k))
+		if err != nil || p.Bits() == 0 {
+			return nil, fmt.Errorf(`physical %q is blacklisted but is not a network with a prefix length above 0; write a CIDR such as "10.0.0.0/8"`, k)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // parseBindAddr reads "ip" or 1.14.1's "ip/port" (the port is ignored:
 // every bound port is used on each address).
 func parseBindAddr(s string) (netip.Addr, error) {
@@ -78,5 +97,15 @@ func jsonValue(v any) string {
 func (c *LocalConf) linkOptions() transport.LinkOptions {
 	o := transport.LinkOptions{Addrs: c.Bind, DenyPrefixes: c.InterfaceDeny}
 	o.Interfaces = len(c.InterfaceDeny) > 0 || boolOr(c.Settings.BindInterfaces, false)
+	if deny := c.PhysicalBlacklist; len(deny) > 0 {
+		o.Skip = func(a netip.Addr) bool {
+			for _, p := range deny {
+				if p.Contains(a) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	return o
 }

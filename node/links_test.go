@@ -25,6 +25,8 @@ func TestLinkSettings(t *testing.T) {
 		bind      []string
 		deny      []string
 		wantError string
+		skip      string // an address the options skip
+		keep      string // and one they keep
 	}{
 		{conf: `{}`},
 		{conf: `{"settings":{"bindInterfaces":true}}`, ifaces: true},
@@ -37,6 +39,8 @@ func TestLinkSettings(t *testing.T) {
 		{conf: `{"settings":{"interfacePrefixBlacklist":"docker"}}`, wantError: `settings.interfacePrefixBlacklist must be an array of interface name prefixes`},
 		{conf: `{"settings":{"interfacePrefixBlacklist":["docker",1]}}`, wantError: `settings.interfacePrefixBlacklist[1] 1 is not a string`},
 		{conf: `{"settings":{"bindInterfaces":"yes"}}`, wantError: `bindInterfaces`},
+		{conf: `{"physical":{"10.0.0.0":{"blacklist":true}}}`, wantError: `physical "10.0.0.0" is blacklisted but is not a network`},
+		{conf: `{"physical":{"10.0.0.0/8":{"blacklist":true},"junk":{"mtu":1400}},"settings":{"bindInterfaces":true}}`, ifaces: true, skip: "10.1.2.3", keep: "198.18.0.1"},
 	} {
 		lc, err := load(c.conf)
 		if c.wantError != "" {
@@ -56,6 +60,9 @@ func TestLinkSettings(t *testing.T) {
 		}
 		if o.Interfaces != c.ifaces || !slices.Equal(bind, c.bind) || !slices.Equal(o.DenyPrefixes, c.deny) {
 			t.Errorf("%s: %+v", c.conf, o)
+		}
+		if c.skip != "" && (o.Skip == nil || !o.Skip(netip.MustParseAddr(c.skip)) || o.Skip(netip.MustParseAddr(c.keep))) {
+			t.Errorf("%s: skip hook wrong", c.conf)
 		}
 	}
 }

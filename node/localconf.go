@@ -50,6 +50,9 @@ type LocalConf struct {
 	Bind []netip.Addr
 	// InterfaceDeny is settings.interfacePrefixBlacklist.
 	InterfaceDeny []string
+	// PhysicalBlacklist are the physical networks with "blacklist": true:
+	// no local address inside them is bound.
+	PhysicalBlacklist []netip.Prefix
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -75,6 +78,9 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 		return nil, fmt.Errorf("%s: not a JSON object: %v (fix or remove it)", p, err)
 	}
 	lc := &LocalConf{Raw: raw}
+	if lc.PhysicalBlacklist, err = physicalBlacklist(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
 	s, _ := raw["settings"].(map[string]any)
 	if s == nil {
 		return lc, nil
