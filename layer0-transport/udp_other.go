@@ -107,4 +107,5 @@ func (c *udpConn) sendMany(_ *UDP, bufs [][]byte, to netip.AddrPort) error {
 // udpIdle has nothing to release here: x/net reads into the caller's buffers.
 type udpIdle struct{}
 
-func (udpIdle) stop() {}
+func (udpIdle) stop()           {}
+func (udpIdle) forget(*udpConn) {}

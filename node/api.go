@@ -43,7 +43,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, p := range n.VL1.Peers() {
-			out = append(out, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
+			out = append(out, peerJSON(p, n.localPort, n.bind.Tunneled()))
 		}
 		reply(w, r, out)
 	})
@@ -58,7 +58,7 @@ func (n *Node) apiHandler() http.Handler {
 			reply(w, r, object{})
 			return
 		}
-		reply(w, r, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
+		reply(w, r, peerJSON(p, n.localPort, n.bind.Tunneled()))
 	})
 	// ztgo extension: a VL1 ping (ECHO), relayed or direct.
 	mux.HandleFunc("POST /ztgo/ping/{addr}", func(w http.ResponseWriter, r *http.Request) {
@@ -295,7 +295,17 @@ func millis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
+// localPort is the port of a path's socket (0 for the TCP relay).
+func (n *Node) localPort(socket int) int {
+	if info, ok := n.udp.SocketInfo(socket); ok {
+		return int(info.Port)
+	}
+	return 0
+}
+
+// peerJSON is a /peer object. localSocket is ztgo's socket number, as
+// opaque as 1.14.1's; each interface address bound has its own (links.go).
+func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) object {
 	maj, min, rev := -1, -1, -1
 	if p.Proto > 0 {
 		maj, min, rev = int(p.Version.Major), int(p.Version.Minor), int(p.Version.Revision)
@@ -311,7 +321,7 @@ func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
 			"expired":       false,
 			"preferred":     pa.Preferred,
 			"localSocket":   pa.Endpoint.Socket,
-			"localPort":     localPort(ports, pa.Endpoint.Socket),
+			"localPort":     localPort(pa.Endpoint.Socket),
 		})
 	}
 	return object{
@@ -326,11 +336,4 @@ func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
 		"tunneled":     tunneled,
 		"paths":        paths,
 	}
-}
-
-func localPort(ports []uint16, socket int) int {
-	if socket >= 0 && socket < len(ports) {
-		return int(ports[socket])
-	}
-	return 0
 }
