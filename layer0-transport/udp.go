@@ -383,7 +383,7 @@ func (u *UDP) sendOn(s *udpSocket, bufs [][]byte, to netip.AddrPort) error {
 	if c == nil {
 		return errNoFamily(to)
 	}
-	if len(bufs) == 1 {
+	if len(bufs) == 1 && !sendOneBatched {
 		_, err := c.conn.WriteToUDPAddrPort(bufs[0], to)
 		return err
 	}
