@@ -199,3 +199,90 @@ func TestBondActiveBackupFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestBondQoSIsSuite0 checks that QOS_MEASUREMENT goes out unencrypted
+// with Poly1305 (suite 0), as 1.14.1 armors it, on each link.
+func TestBondQoSIsSuite0(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"balance-xor"}`)
+	var qos [2]int
+	a.Bind.Tap(func(ep transport.Endpoint, d []byte) {
+		if wire.IsFragment(d) || len(d) < wire.MinPacketLength {
+			return
+		}
+		if pkt := wire.Packet(d); pkt.Cipher() == wire.MultipathSuite && pkt.Verb() == wire.VerbQOS_MEASUREMENT && ep.Socket >= 0 && ep.Socket < 2 {
+			qos[ep.Socket]++
+		}
+	})
+	c := &linkCounter{perFlow: map[uint16]*[2]int{}}
+	sendFlows(t, h, a, b, c, []uint16{1000, 1001, 1002, 1003}, 3000)
+	a.Bind.Tap(nil)
+	if qos[0] == 0 || qos[1] == 0 {
+		t.Fatalf("QOS_MEASUREMENT in suite 0 per link: %v, want some on each", qos)
+	}
+}
+
+// TestBondedSendAllocatesNothing: a bonded peer's packets, through Send and
+// through a TxBatch, cost no allocation once their flow is known.
+func TestBondedSendAllocatesNothing(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"balance-xor"}`)
+	h.RunFor(time.Second)
+	a.Bind.Mute.Store(true)
+	p := udpFrame(1000, 80)
+	if n := testing.AllocsPerRun(200, func() {
+		if _, err := a.Send(b.Address(), wire.VerbFRAME, p, false); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Send to a bonded peer: %v allocations per packet", n)
+	}
+	tx := a.NewTxBatch()
+	buf := make([]byte, vl1.HeaderRoom+len(p))
+	if n := testing.AllocsPerRun(200, func() {
+		copy(buf[vl1.HeaderRoom:], p)
+		if !tx.Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
+			t.Fatal("TxBatch.Add refused a bonded peer")
+		}
+		tx.Flush()
+	}); n != 0 {
+		t.Errorf("TxBatch to a bonded peer: %v allocations per packet", n)
+	}
+}
+
+// TestBondedTxBatchKeepsFlows: the batch path asks the bond too.
+func TestBondedTxBatchKeepsFlows(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"balance-xor"}`)
+	h.RunFor(20 * time.Second)
+	c := countFrames(a, b)
+	tx := a.NewTxBatch()
+	flows := []uint16{1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007}
+	for range 50 {
+		for _, f := range flows {
+			c.flow = f
+			p := udpFrame(f, 80)
+			buf := append(make([]byte, vl1.HeaderRoom), p...)
+			if !tx.Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
+				t.Fatal("TxBatch.Add refused a bonded peer")
+			}
+			tx.Flush() // one at a time, so the tap knows the flow
+		}
+		h.RunFor(10 * time.Millisecond)
+	}
+	for f, n := range c.perFlow {
+		if n[0] > 0 && n[1] > 0 {
+			t.Errorf("flow %d split over links %v", f, *n)
+		}
+	}
+	if c.perLink[0] == 0 || c.perLink[1] == 0 {
+		t.Errorf("frames per link %v, want flows on both links", c.perLink)
+	}
+}
+
+// TestBondBroadcastThroughTxBatch: a batch leaves a broadcast bond's frames
+// to Send, which puts them on every link.
+func TestBondBroadcastThroughTxBatch(t *testing.T) {
+	_, a, b := bondedPair(t, `{"defaultBondingPolicy":"broadcast"}`)
+	buf := append(make([]byte, vl1.HeaderRoom), udpFrame(1, 2)...)
+	if a.NewTxBatch().Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
+		t.Fatal("TxBatch.Add took a frame broadcast needs on both links")
+	}
+}

@@ -143,7 +143,11 @@ func Open(opts Options) (*Node, error) {
 		uopts.TertiaryPortNumber = uint16(*s.TertiaryPort)
 	}
 	udp := transport.NewUDP(uopts)
-	bind, err := transport.NewFallback(udp, fallbackOptions(s, planet))
+	bonding := conf.Bonding.InUse()
+	if bonding && boolOr(s.ForceTcpRelay, false) {
+		log.Warn("local.conf: forceTcpRelay cannot be used with multipath bonding; disabled (as zerotier-one does)")
+	}
+	bind, err := transport.NewFallback(udp, fallbackOptions(s, planet, bonding))
 	if err != nil {
 		log.Warn("tcpFallbackRelay unusable; no TCP fallback", "err", err)
 		bind, _ = transport.NewFallback(udp, transport.FallbackOptions{})
@@ -179,6 +183,7 @@ func Open(opts Options) (*Node, error) {
 		Moons:         moons,
 		Logger:        log,
 		AllowLoopback: opts.AllowLoopback,
+		Bonding:       conf.Bonding,
 		OnWorld: func(w *world.World) {
 			if err := home.SaveWorld(w); err != nil {
 				log.Warn("cannot save world update", "err", err)
