@@ -133,20 +133,13 @@ func (b *Fallback) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 		return nil, 0, err
 	}
 	fc := &fallbackConn{tunSocket: len(b.udp.Ports()), start: b.opts.Now()}
+	if b.udp.opts.Links.enabled() {
+		fc.tunSocket = linkTunnelSocket
+	}
 	b.lastUDP.Store(0)
 	out := make([]ReceiveFunc, 0, len(fns)+1)
 	for _, fn := range fns {
-		out = append(out, func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
-			n, err := fn(bufs, sizes, eps)
-			count(&b.bytes.udpRx, sizes, n)
-			for i := range n {
-				if sizes[i] >= 16 {
-					b.lastUDP.Store(b.opts.Now().UnixNano())
-					break
-				}
-			}
-			return n, err
-		})
+		out = append(out, b.wrapUDP(fn))
 	}
 	if b.relay != "" {
 		fc.tcp = NewTCPBind(b.relay, b.opts.Major, b.opts.Minor, b.opts.Revision)
@@ -164,6 +157,42 @@ func (b *Fallback) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	b.cur.Store(fc)
 	return out, bound, nil
 }
+
+// linkTunnelSocket numbers the relay's paths when UDP is bound per link:
+// above any UDP socket, whose numbers grow as interfaces come and go.
+// Otherwise the relay is the socket after the last port.
+const linkTunnelSocket = 1 << 20
+
+// wrapUDP counts a UDP receive function's bytes and notes when UDP is
+// heard.
+func (b *Fallback) wrapUDP(fn ReceiveFunc) ReceiveFunc {
+	return func(bufs [][]byte, sizes []int, eps []Endpoint) (int, error) {
+		n, err := fn(bufs, sizes, eps)
+		count(&b.bytes.udpRx, sizes, n)
+		for i := range n {
+			if sizes[i] >= 16 {
+				b.lastUDP.Store(b.opts.Now().UnixNano())
+				break
+			}
+		}
+		return n, err
+	}
+}
+
+// ReceiversAdded implements Rebinder with UDP's sockets bound after Open.
+func (b *Fallback) ReceiversAdded() <-chan struct{} { return b.udp.ReceiversAdded() }
+
+// TakeReceivers implements Rebinder.
+func (b *Fallback) TakeReceivers() []ReceiveFunc {
+	fns := b.udp.TakeReceivers()
+	for i, fn := range fns {
+		fns[i] = b.wrapUDP(fn)
+	}
+	return fns
+}
+
+// SocketInfo implements SocketInfoer for the UDP sockets.
+func (b *Fallback) SocketInfo(socket int) (SocketInfo, bool) { return b.udp.SocketInfo(socket) }
 
 // Close closes the relay bind and the UDP sockets, unblocking every
 // receive function.
@@ -268,7 +297,11 @@ func (b *Fallback) LocalAddrs() []netip.AddrPort { return b.udp.LocalAddrs() }
 func (b *Fallback) BatchSize() int { return b.udp.BatchSize() }
 
 var (
-	_ Bind       = (*Fallback)(nil)
-	_ TTLSender  = (*Fallback)(nil)
-	_ LocalAddrs = (*Fallback)(nil)
+	_ Bind         = (*Fallback)(nil)
+	_ TTLSender    = (*Fallback)(nil)
+	_ LocalAddrs   = (*Fallback)(nil)
+	_ Rebinder     = (*Fallback)(nil)
+	_ SocketInfoer = (*Fallback)(nil)
+	_ Rebinder     = (*UDP)(nil)
+	_ SocketInfoer = (*UDP)(nil)
 )

@@ -101,6 +101,20 @@ type LocalAddrs interface {
 	LocalAddrs() []netip.AddrPort
 }
 
+// Rebinder is implemented by binds that open sockets after Open, as
+// interfaces come up (UDP bound per link). The caller starts a receiver
+// for each function TakeReceivers returns whenever ReceiversAdded fires.
+type Rebinder interface {
+	ReceiversAdded() <-chan struct{}
+	TakeReceivers() []ReceiveFunc
+}
+
+// SocketInfoer is implemented by binds that can say what a socket number
+// stands for: its port, local address and interface.
+type SocketInfoer interface {
+	SocketInfo(socket int) (SocketInfo, bool)
+}
+
 // ErrClosed is returned by receive functions and Send after Close.
 var ErrClosed = errors.New("transport closed")
 

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,9 +9,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 )
@@ -38,9 +41,13 @@ type UDPOptions struct {
 	// to dodge a misbehaving NIC driver. The environment variable
 	// ZTGO_UDP_OFFLOAD=0 does the same without a rebuild.
 	DisableOffload bool
-	// Log receives the rare events worth a line (an offload turned off);
-	// nil means slog.Default().
+	// Log receives the rare events worth a line (an offload turned off, a
+	// socket bound to an interface); nil means slog.Default().
 	Log *slog.Logger
+
+	// Links binds a socket per interface address and port instead of the
+	// wildcard (udp_links.go); the zero value keeps the wildcard.
+	Links LinkOptions
 }
 
 // UDPBatchSize is how many datagrams one recvmmsg/sendmmsg call moves.
@@ -60,16 +67,39 @@ type UDP struct {
 	log     *slog.Logger
 	stats   udpCounters
 
-	mu      sync.RWMutex // Lock only while a socket's TTL is lowered
+	mu      sync.RWMutex // Lock only while a socket's TTL is lowered or sockets change
 	closed  bool
-	sockets []udpSocket // index = Endpoint.Socket
-	idle    udpIdle     // gives back a quiet socket's buffers (Linux)
+	ports   []uint16     // primary, secondary, tertiary as bound
+	sockets []*udpSocket // index = Endpoint.Socket; nil once unbound
+	idle    udpIdle      // gives back a quiet socket's buffers (Linux)
+	links   linkState    // per-interface bindings (udp_links.go)
 }
 
+// udpSocket is one Endpoint.Socket: the wildcard pair of a port, or one
+// interface address on one port (then only v4 or v6 is set).
 type udpSocket struct {
-	port uint16
-	v4   *udpConn
-	v6   *udpConn // nil without IPv6
+	port   uint16
+	v4     *udpConn // nil for an IPv6 interface address
+	v6     *udpConn // nil without IPv6, or for an IPv4 interface address
+	local  netip.Addr
+	ifname string
+}
+
+// conns are the socket's one or two connections.
+func (s *udpSocket) conns() []*udpConn {
+	switch {
+	case s.v4 == nil:
+		return []*udpConn{s.v6}
+	case s.v6 == nil:
+		return []*udpConn{s.v4}
+	}
+	return []*udpConn{s.v4, s.v6}
+}
+
+func (s *udpSocket) close() {
+	for _, c := range s.conns() {
+		c.conn.Close()
+	}
 }
 
 // udpConn is one bound socket of one address family.
@@ -133,18 +163,21 @@ func (u *UDP) Stats() UDPStats {
 func (u *UDP) Offload() (gso, gro bool) {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
-	if len(u.sockets) == 0 {
-		return false, false
+	for _, s := range u.sockets {
+		if s != nil && s.v4 != nil {
+			return s.v4.offloads()
+		}
 	}
-	return u.sockets[0].v4.offloads()
+	return false, false
 }
 
 // Open binds the primary port (0 = random in 20000..65499 as 1.14.1 picks)
-// and the optional secondary and tertiary ports.
+// and the optional secondary and tertiary ports: on the wildcard, or with
+// Links on every usable interface address.
 func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.sockets) > 0 {
+	if len(u.ports) > 0 {
 		return nil, 0, errors.New("udp: already open")
 	}
 	u.closed = false
@@ -152,7 +185,7 @@ func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	u.sockets = append(u.sockets, primary)
+	u.addSocket(primary)
 	extra := []struct {
 		on   bool
 		port uint16
@@ -173,21 +206,39 @@ func (u *UDP) Open(port uint16) ([]ReceiveFunc, uint16, error) {
 			u.closeLocked()
 			return nil, 0, err
 		}
-		u.sockets = append(u.sockets, s)
+		u.addSocket(s)
+	}
+	if u.opts.Links.enabled() {
+		// The wildcard sockets only proved the ports free; the interface
+		// addresses are bound on them now.
+		for _, s := range u.sockets {
+			s.close()
+		}
+		u.sockets = nil
+		u.refreshLinksLocked(wantedLinks(u.opts.Links, u.opts.IPv4Only))
+		u.links.start(u)
+	}
+	if u.opts.Links.enabled() {
+		fns := u.links.pending
+		u.links.pending = nil
+		return fns, u.ports[0], nil
 	}
 	var fns []ReceiveFunc
-	for i := range u.sockets {
-		s := &u.sockets[i]
-		fns = append(fns, s.v4.receiver(u, i))
-		if s.v6 != nil {
-			fns = append(fns, s.v6.receiver(u, i))
+	for i, s := range u.sockets {
+		for _, c := range s.conns() {
+			fns = append(fns, c.receiver(u, i))
 		}
 	}
-	return fns, primary.port, nil
+	return fns, u.ports[0], nil
+}
+
+func (u *UDP) addSocket(s *udpSocket) {
+	u.ports = append(u.ports, s.port)
+	u.sockets = append(u.sockets, s)
 }
 
 // bindPort binds port, or when port is 0 up to tries ports from pick.
-func (u *UDP) bindPort(port uint16, tries int, pick func() uint16) (udpSocket, error) {
+func (u *UDP) bindPort(port uint16, tries int, pick func() uint16) (*udpSocket, error) {
 	if port != 0 {
 		return u.bindBoth(port)
 	}
@@ -199,40 +250,52 @@ func (u *UDP) bindPort(port uint16, tries int, pick func() uint16) (udpSocket, e
 		}
 		last = err
 	}
-	return udpSocket{}, fmt.Errorf("udp: no free port after %d tries: %w", tries, last)
+	return nil, fmt.Errorf("udp: no free port after %d tries: %w", tries, last)
 }
 
-func (u *UDP) bindBoth(port uint16) (udpSocket, error) {
+func (u *UDP) bindBoth(port uint16) (*udpSocket, error) {
 	a4 := netip.AddrPortFrom(netip.IPv4Unspecified(), port)
 	if u.opts.ListenAddr4.IsValid() {
 		a4 = netip.AddrPortFrom(u.opts.ListenAddr4, port)
 	}
-	v4, err := u.listen("udp4", a4)
+	v4, err := u.listen("udp4", a4, "")
 	if err != nil {
-		return udpSocket{}, err
+		return nil, err
 	}
-	s := udpSocket{port: port, v4: v4}
+	s := &udpSocket{port: port, v4: v4, local: a4.Addr()}
 	if !u.opts.IPv4Only {
 		a6 := netip.AddrPortFrom(netip.IPv6Unspecified(), port)
 		if u.opts.ListenAddr6.IsValid() {
 			a6 = netip.AddrPortFrom(u.opts.ListenAddr6, port)
 		}
-		v6, err := u.listen("udp6", a6)
+		v6, err := u.listen("udp6", a6, "")
 		if err == nil {
 			s.v6 = v6
 		} else if !isNoIPv6(err) {
 			v4.conn.Close()
-			return udpSocket{}, err
+			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func (u *UDP) listen(network string, a netip.AddrPort) (*udpConn, error) {
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(a))
+// listen binds a, tied to device ifname when not empty (where the system
+// can; udp_device_*.go).
+func (u *UDP) listen(network string, a netip.AddrPort, ifname string) (*udpConn, error) {
+	lc := net.ListenConfig{}
+	if ifname != "" {
+		lc.Control = func(_, _ string, raw syscall.RawConn) error {
+			if err := bindToDevice(raw, ifname); err != nil {
+				u.deviceRefused(ifname, err)
+			}
+			return nil
+		}
+	}
+	pc, err := lc.ListenPacket(context.Background(), network, a.String())
 	if err != nil {
 		return nil, fmt.Errorf("udp: bind %v: %w", a, err)
 	}
+	c := pc.(*net.UDPConn)
 	// Best effort: the kernel caps these at net.core.[rw]mem_max.
 	_ = c.SetReadBuffer(u.opts.SocketBuffer)
 	_ = c.SetWriteBuffer(u.opts.SocketBuffer)
@@ -267,7 +330,7 @@ func (u *UDP) readErr(err error) error {
 func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
-	if u.closed || len(u.sockets) == 0 {
+	if u.closed || len(u.ports) == 0 {
 		return ErrClosed
 	}
 	if len(bufs) == 0 {
@@ -278,28 +341,49 @@ func (u *UDP) Send(bufs [][]byte, ep Endpoint) error {
 	to := netip.AddrPortFrom(ep.Addr.Addr().Unmap(), ep.Addr.Port())
 	if ep.Socket == AnySocket {
 		var first error
-		for i := range u.sockets {
-			if err := u.sendOn(&u.sockets[i], bufs, to); err != nil && first == nil {
+		sent := false
+		for _, s := range u.sockets {
+			if s == nil || s.conn(to) == nil {
+				continue // unbound, or an interface address of the other family
+			}
+			err := u.sendOn(s, bufs, to)
+			if err != nil && first == nil {
 				first = err
 			}
+			sent = sent || err == nil
+		}
+		if !sent && first == nil {
+			return errNoFamily(to)
 		}
 		return first
 	}
-	if ep.Socket < 0 || ep.Socket >= len(u.sockets) {
-		return fmt.Errorf("udp: no socket %d", ep.Socket)
+	if ep.Socket < 0 || ep.Socket >= len(u.sockets) || u.sockets[ep.Socket] == nil {
+		return fmt.Errorf("udp: no socket %d (its interface address is gone)", ep.Socket)
 	}
-	return u.sendOn(&u.sockets[ep.Socket], bufs, to)
+	return u.sendOn(u.sockets[ep.Socket], bufs, to)
+}
+
+func errNoFamily(to netip.AddrPort) error {
+	if to.Addr().Is4() {
+		return errors.New("udp: no IPv4 socket")
+	}
+	return errors.New("udp: IPv6 is not available")
+}
+
+// conn is the connection that can reach to, or nil.
+func (s *udpSocket) conn(to netip.AddrPort) *udpConn {
+	if to.Addr().Is4() {
+		return s.v4
+	}
+	return s.v6
 }
 
 func (u *UDP) sendOn(s *udpSocket, bufs [][]byte, to netip.AddrPort) error {
-	c := s.v4
-	if !to.Addr().Is4() {
-		if s.v6 == nil {
-			return errors.New("udp: IPv6 is not available")
-		}
-		c = s.v6
+	c := s.conn(to)
+	if c == nil {
+		return errNoFamily(to)
 	}
-	if len(bufs) == 1 {
+	if len(bufs) == 1 && !sendOneBatched {
 		_, err := c.conn.WriteToUDPAddrPort(bufs[0], to)
 		return err
 	}
@@ -315,15 +399,15 @@ func (u *UDP) SendTTL(buf []byte, ep Endpoint, ttl int) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.closed || len(u.sockets) == 0 {
+	if u.closed || len(u.ports) == 0 {
 		return ErrClosed
 	}
 	var first error
-	for i := range u.sockets {
-		if ep.Socket != AnySocket && ep.Socket != i {
+	for i, s := range u.sockets {
+		if s == nil || s.v4 == nil || (ep.Socket != AnySocket && ep.Socket != i) {
 			continue
 		}
-		c := u.sockets[i].v4
+		c := s.v4
 		old, err := c.ttl.TTL()
 		if err == nil {
 			err = c.ttl.SetTTL(ttl)
@@ -343,17 +427,16 @@ func (u *UDP) SendTTL(buf []byte, ep Endpoint, ttl int) error {
 func (u *UDP) Ports() []uint16 {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
-	var ps []uint16
-	for _, s := range u.sockets {
-		ps = append(ps, s.port)
-	}
-	return ps
+	return slices.Clone(u.ports)
 }
 
 // LocalAddrs lists the usable interface addresses with each bound port:
 // the candidates a node advertises in PUSH_DIRECT_PATHS. Loopback,
 // link-local and virtual-network interfaces are left out as 1.14.1 does.
 func (u *UDP) LocalAddrs() []netip.AddrPort {
+	if u.opts.Links.enabled() {
+		return u.boundAddrs()
+	}
 	ports := u.Ports()
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -405,11 +488,11 @@ func (u *UDP) Close() error {
 func (u *UDP) closeLocked() {
 	u.closed = true
 	u.idle.stop()
+	u.links.stop()
 	for _, s := range u.sockets {
-		s.v4.conn.Close()
-		if s.v6 != nil {
-			s.v6.conn.Close()
+		if s != nil {
+			s.close()
 		}
 	}
-	u.sockets = nil
+	u.sockets, u.ports = nil, nil
 }

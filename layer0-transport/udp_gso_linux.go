@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/ztgo/ztgo/internal/fastsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -207,7 +208,7 @@ func (b *sendmmsgBatch) pack(bufs [][]byte, gso bool) {
 // resumes where it stopped.
 func (b *sendmmsgBatch) sendmmsg(fd uintptr) bool {
 	for b.sent < len(b.msgs) {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[b.sent])), uintptr(len(b.msgs)-b.sent), 0, 0, 0)
+		n, _, e := fastsys.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[b.sent])), uintptr(len(b.msgs)-b.sent), 0, 0, 0)
 		switch {
 		case e == unix.EINTR:
 		case e == unix.EAGAIN:

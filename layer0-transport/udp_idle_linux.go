@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,13 @@ func (w *udpIdle) watch(r *mmsgReceiver) {
 	if w.timer == nil {
 		w.timer = time.AfterFunc(w.period, w.tick)
 	}
+}
+
+// forget stops watching c's receiver: its socket was unbound.
+func (w *udpIdle) forget(c *udpConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.receivers = slices.DeleteFunc(w.receivers, func(r *mmsgReceiver) bool { return r.c == c })
 }
 
 func (w *udpIdle) stop() {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ztgo/ztgo/internal/fastsys"
 	"github.com/ztgo/ztgo/internal/pagebuf"
 )
 
@@ -68,6 +69,12 @@ const (
 
 // groCtrlSpace fits the UDP_GRO control message: the segment size, an int.
 var groCtrlSpace = unix.CmsgSpace(4)
+
+// sendOneBatched sends a lone datagram through sendMany too: sendmmsg of
+// one message costs what sendto does, and goes in as a raw call
+// (internal/fastsys) where the net package's WriteTo wakes the runtime's
+// monitor thread after a pause.
+var sendOneBatched = fastsys.Raw()
 
 // mmsgReceiver is one socket's receive function and its reusable recvmmsg
 // storage. Without GRO the kernel writes into the caller's buffers
@@ -195,7 +202,7 @@ func (r *mmsgReceiver) receive(bufs [][]byte, sizes []int, eps []Endpoint) (int,
 // recvmmsg runs inside RawConn.Read: false means "wait until readable".
 func (r *mmsgReceiver) recvmmsg(fd uintptr) bool {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(r.want), 0, 0, 0)
+		n, _, e := fastsys.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(r.want), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue

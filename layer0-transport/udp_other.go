@@ -78,6 +78,9 @@ type sendBatch struct {
 	ip    [16]byte
 }
 
+// sendOneBatched: a lone datagram goes through WriteTo.
+const sendOneBatched = false
+
 var sendBatches = sync.Pool{New: func() any { return new(sendBatch) }}
 
 func (c *udpConn) sendMany(_ *UDP, bufs [][]byte, to netip.AddrPort) error {
@@ -107,4 +110,5 @@ func (c *udpConn) sendMany(_ *UDP, bufs [][]byte, to netip.AddrPort) error {
 // udpIdle has nothing to release here: x/net reads into the caller's buffers.
 type udpIdle struct{}
 
-func (udpIdle) stop() {}
+func (udpIdle) stop()           {}
+func (udpIdle) forget(*udpConn) {}

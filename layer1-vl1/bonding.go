@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	transport "github.com/ztgo/ztgo/layer0-transport"
 	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
@@ -56,13 +57,18 @@ func (n *Node) makeBond(p *Peer) *peerBond {
 	return newPeerBond(b)
 }
 
-// linkName names the link (the local interface) a socket is on. Until the
-// transport says which interface a socket is bound to, each local socket
-// is a link of its own.
+// linkName names the link a socket is on: the interface the transport
+// bound it to (UDP bound per interface, spec/links.md), as 1.14 names a
+// bond's links; a socket on no particular interface (a wildcard bind, an
+// in-memory one) is a link of its own.
 func (n *Node) linkName(socket int) string {
 	if n.linkNameFn != nil {
 		if s := n.linkNameFn(socket); s != "" {
 			return s
+		}
+	} else if si, ok := n.bind.(transport.SocketInfoer); ok {
+		if info, ok := si.SocketInfo(socket); ok && info.Interface != "" {
+			return info.Interface
 		}
 	}
 	return "socket" + strconv.Itoa(socket)

@@ -311,7 +311,27 @@ func (n *Node) Run(ctx context.Context, fns []transport.ReceiveFunc) error {
 			}
 		}
 	}()
-	<-ctx.Done()
+	// A bind that binds sockets as interfaces come up hands over their
+	// receive functions here; a socket unbound later ends its pipeline
+	// with ErrClosed.
+	var added <-chan struct{}
+	rb, _ := n.bind.(transport.Rebinder)
+	if rb != nil {
+		added = rb.ReceiversAdded()
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-added:
+			for _, fn := range rb.TakeReceivers() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n.receivePipeline(ctx, fn, workers, batch)
+				}()
+			}
+		}
+	}
 	err := n.bind.Close()
 	wg.Wait()
 	return err

@@ -37,7 +37,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, p := range n.VL1.Peers() {
-			out = append(out, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
+			out = append(out, peerJSON(p, n.localPort, n.bind.Tunneled()))
 		}
 		reply(w, r, out)
 	})
@@ -52,7 +52,7 @@ func (n *Node) apiHandler() http.Handler {
 			reply(w, r, object{})
 			return
 		}
-		reply(w, r, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
+		reply(w, r, peerJSON(p, n.localPort, n.bind.Tunneled()))
 	})
 	// ztgo extension: a VL1 ping (ECHO), relayed or direct.
 	mux.HandleFunc("POST /ztgo/ping/{addr}", func(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +269,17 @@ func millis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
+// localPort is the port of a path's socket (0 for the TCP relay).
+func (n *Node) localPort(socket int) int {
+	if info, ok := n.udp.SocketInfo(socket); ok {
+		return int(info.Port)
+	}
+	return 0
+}
+
+// peerJSON is a /peer object. localSocket is ztgo's socket number, as
+// opaque as 1.14.1's; each interface address bound has its own (links.go).
+func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) object {
 	maj, min, rev := -1, -1, -1
 	if p.Proto > 0 {
 		maj, min, rev = int(p.Version.Major), int(p.Version.Minor), int(p.Version.Revision)
@@ -286,7 +296,7 @@ func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
 			"expired":       false,
 			"preferred":     pa.Preferred,
 			"localSocket":   pa.Endpoint.Socket,
-			"localPort":     localPort(ports, pa.Endpoint.Socket),
+			"localPort":     localPort(pa.Endpoint.Socket),
 		}
 		if p.Bond != nil {
 			bondPathJSON(po, pa, now)
@@ -316,11 +326,4 @@ func peerJSON(p vl1.PeerInfo, ports []uint16, tunneled bool) object {
 		po["packetsPerLink"] = b.PacketsPerLink
 	}
 	return po
-}
-
-func localPort(ports []uint16, socket int) int {
-	if socket >= 0 && socket < len(ports) {
-		return int(ports[socket])
-	}
-	return 0
 }

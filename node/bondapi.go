@@ -59,7 +59,7 @@ func (n *Node) bondShow(w http.ResponseWriter, r *http.Request) {
 		bondReply(w, http.StatusBadRequest, "")
 		return
 	}
-	reply(w, r, peerJSON(p, n.udp.Ports(), n.bind.Tunneled()))
+	reply(w, r, peerJSON(p, n.localPort, n.bind.Tunneled()))
 }
 
 func (n *Node) bondRotate(w http.ResponseWriter, r *http.Request) {

@@ -30,12 +30,15 @@ type Settings struct {
 	// directory (default <home>/controller.d), or "postgres:" followed by
 	// a libpq connection string (controller.md §8.11).
 	ControllerDbPath *string `json:"controllerDbPath"`
+	// BindInterfaces is a ztgo extension: bind each usable interface
+	// address (as 1.14.1 always does) instead of the wildcard (links.go).
+	BindInterfaces *bool `json:"bindInterfaces"`
 }
 
 // honoured lists the settings keys read; the rest are logged and ignored.
 var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
 	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs", "allowManagementFrom", "controllerDbPath",
-	"defaultBondingPolicy", "policies", "peerSpecificBonds"}
+	"bind", "interfacePrefixBlacklist", "bindInterfaces", "defaultBondingPolicy", "policies", "peerSpecificBonds"}
 
 // LocalConf is local.conf. Raw keeps the whole document for /status.
 type LocalConf struct {
@@ -48,6 +51,14 @@ type LocalConf struct {
 	// settings.peerSpecificBonds (spec/multipath.md §14.2); nil or not
 	// InUse means no bonding.
 	Bonding *bond.Config
+	// Bind is settings.bind: local addresses to bind instead of
+	// enumerating interfaces.
+	Bind []netip.Addr
+	// InterfaceDeny is settings.interfacePrefixBlacklist.
+	InterfaceDeny []string
+	// PhysicalBlacklist are the physical networks with "blacklist": true:
+	// no local address inside them is bound.
+	PhysicalBlacklist []netip.Prefix
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -73,6 +84,9 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 		return nil, fmt.Errorf("%s: not a JSON object: %v (fix or remove it)", p, err)
 	}
 	lc := &LocalConf{Raw: raw, Bonding: &bond.Config{}}
+	if lc.PhysicalBlacklist, err = physicalBlacklist(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
 	s, _ := raw["settings"].(map[string]any)
 	if s == nil {
 		return lc, nil
@@ -93,6 +107,9 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 		for _, e := range errs {
 			log.Warn("local.conf: " + e.Error())
 		}
+	}
+	if lc.Bind, lc.InterfaceDeny, err = linkSettings(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	amf, bad := parseAllowManagementFrom(s["allowManagementFrom"])
 	lc.AllowManagementFrom = amf

@@ -136,6 +136,14 @@ func Open(opts Options) (*Node, error) {
 		SecondaryPort: boolOr(s.AllowSecondaryPort, true),
 		TertiaryPort:  boolOr(s.PortMappingEnabled, true),
 	}
+	if opts.ListenAddr.IsValid() {
+		if links := conf.linkOptions(); links.Interfaces || len(links.Addrs) > 0 {
+			log.Warn("a listen address was given; local.conf's bind and interface settings are not used")
+		}
+	} else {
+		uopts.Links = conf.linkOptions()
+		uopts.Log = log
+	}
 	if s.SecondaryPort != nil {
 		uopts.SecondaryPortNumber = uint16(*s.SecondaryPort)
 	}
@@ -184,6 +192,13 @@ func Open(opts Options) (*Node, error) {
 		Logger:        log,
 		AllowLoopback: opts.AllowLoopback,
 		Bonding:       conf.Bonding,
+		// A bond's links are the interfaces the sockets are bound to.
+		LinkName: func(socket int) string {
+			if info, ok := udp.SocketInfo(socket); ok {
+				return info.Interface
+			}
+			return ""
+		},
 		OnWorld: func(w *world.World) {
 			if err := home.SaveWorld(w); err != nil {
 				log.Warn("cannot save world update", "err", err)

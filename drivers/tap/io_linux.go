@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/ztgo/ztgo/drivers/tap/offload"
+	"github.com/ztgo/ztgo/internal/fastsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -184,7 +185,7 @@ func (v *vnetIO) readFrame(block bool) (int, error) {
 
 func (v *vnetIO) readOnce(fd uintptr) bool {
 	for {
-		n, err := unix.Read(int(fd), v.rbuf)
+		n, _, err := fastsys.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&v.rbuf[0])), uintptr(len(v.rbuf)))
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -193,10 +194,10 @@ func (v *vnetIO) readOnce(fd uintptr) bool {
 			return false // the poller waits, and Close ends the wait
 		case err == unix.EAGAIN:
 			v.rn, v.rerr = 0, errNoFrame
-		case err != nil:
+		case err != 0:
 			v.rn, v.rerr = 0, os.NewSyscallError("read", err)
 		default:
-			v.rn, v.rerr = n, nil
+			v.rn, v.rerr = int(n), nil
 		}
 		return true
 	}
@@ -244,7 +245,7 @@ func (v *vnetIO) write(bufs [][]byte, offset int) (int, error) {
 // buffers without a copy.
 func (v *vnetIO) writeOnce(fd uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&v.iov[0])), uintptr(len(v.iov)))
+		_, _, e := fastsys.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&v.iov[0])), uintptr(len(v.iov)))
 		switch e {
 		case unix.EINTR:
 			continue

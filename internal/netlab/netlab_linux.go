@@ -19,6 +19,19 @@ func (l *Lab) ListenUDP(ns string, addr netip.AddrPort) *net.UDPConn {
 	l.t.Helper()
 	var conn *net.UDPConn
 	var err error
+	l.In(ns, func() { conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr)) })
+	if err != nil {
+		l.t.Fatalf("listen on %s in %s: %v", addr, ns, err)
+	}
+	l.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// In runs f on a thread that has joined ns for that call only: sockets f
+// opens stay in ns, and netlink queries f makes see ns's interfaces.
+func (l *Lab) In(ns string, f func()) {
+	l.t.Helper()
+	var err error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -40,17 +53,15 @@ func (l *Lab) ListenUDP(ns string, addr netip.AddrPort) *net.UDPConn {
 		if err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			return
 		}
-		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+		f()
 		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
 	}()
 	<-done
 	if err != nil {
-		l.t.Fatalf("listen on %s in %s: %v", addr, ns, err)
+		l.t.Fatalf("enter %s: %v", ns, err)
 	}
-	l.t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // ServeSTUN answers STUN binding requests (RFC 5389) at addr inside ns

@@ -104,6 +104,30 @@ func ParsePing(out string) (min, avg float64, err error) {
 	return min, avg, err
 }
 
+var pingTime = regexp.MustCompile(`(?m) time=([0-9.]+) ms$`)
+
+// PingTimes returns the RTT of every reply in ms, from ping's output
+// without -q.
+func PingTimes(out string) []float64 {
+	var ts []float64
+	for _, m := range pingTime.FindAllStringSubmatch(out, -1) {
+		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+			ts = append(ts, v)
+		}
+	}
+	return ts
+}
+
+// Quantile returns the q-quantile (0..1) of xs, NaN when empty.
+func Quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	v := append([]float64(nil), xs...)
+	sort.Float64s(v)
+	return v[min(int(q*float64(len(v))), len(v)-1)]
+}
+
 // clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat;
 // it is 100 on every Linux architecture Go supports.
 const clockTick = 100

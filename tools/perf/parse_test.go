@@ -53,6 +53,28 @@ func TestParsePing(t *testing.T) {
 	}
 }
 
+func TestPingTimes(t *testing.T) {
+	out := "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n" +
+		"64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.301 ms\n" +
+		"64 bytes from 10.0.0.2: icmp_seq=2 ttl=64 time=12.5 ms\n" +
+		"64 bytes from 10.0.0.2: icmp_seq=3 ttl=64 time=0.207 ms\n\n" +
+		"--- 10.0.0.2 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 21ms\n" +
+		"rtt min/avg/max/mdev = 0.207/4.336/12.500/5.773 ms\n"
+	ts := PingTimes(out)
+	if len(ts) != 3 || ts[0] != 0.301 || ts[1] != 12.5 || ts[2] != 0.207 {
+		t.Fatalf("PingTimes = %v", ts)
+	}
+	if q := Quantile(ts, 0.5); q != 0.301 {
+		t.Errorf("median %v", q)
+	}
+	if q := Quantile(ts, 0.1); q != 0.207 {
+		t.Errorf("p10 %v", q)
+	}
+	if q := Quantile(nil, 0.5); !math.IsNaN(q) {
+		t.Errorf("empty: %v", q)
+	}
+}
+
 func TestParseProc(t *testing.T) {
 	stat := "1234 (ztgo run) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 12 0 100 0 0"
 	if cpu, err := ParseStatCPU(stat); err != nil || cpu != 3.25 {

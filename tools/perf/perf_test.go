@@ -487,20 +487,27 @@ func iperf(ns, server string, seconds int, extra ...string) (Iperf, error) {
 // the turns' averages and minimums.
 func interleavedRTT(t *testing.T, s settings, a, b, c, d endpoint) string {
 	t.Helper()
-	var avg, min [2][]float64
+	var avg, min, all [2][]float64
 	for range 2 * s.runs {
 		for i, p := range [][2]endpoint{{a, b}, {c, d}} {
-			out, err := runIn(p[0].ns, 30*time.Second, "ping", "-q", "-c", "100", "-i", "0.01", "-W", "1", p[1].ip)
+			out, err := runIn(p[0].ns, 30*time.Second, "ping", "-c", "100", "-i", "0.01", "-W", "1", p[1].ip)
 			mn, av, perr := ParsePing(out)
 			if perr != nil {
 				t.Logf("interleaved ping: %v %v", perr, err)
 			}
 			avg[i], min[i] = append(avg[i], av), append(min[i], mn)
+			all[i] = append(all[i], PingTimes(out)...)
 		}
 	}
 	t.Logf("interleaved ping avg: ztgo %v, ZeroTierOne %v ms", avg[0], avg[1])
-	return fmt.Sprintf("Ping RTT in turns (%d × 100 pings a pair, 10 ms apart, median of the turns): ztgo avg %.3f ms (min %.3f), ZeroTierOne avg %.3f ms (min %.3f).\n",
-		2*s.runs, Median(avg[0]), Median(min[0]), Median(avg[1]), Median(min[1]))
+	// An average is at the mercy of a few stalls when the machine is busy;
+	// the quantiles of every ping are not.
+	q := func(i int) string {
+		return fmt.Sprintf("p10 %.3f, median %.3f, p90 %.3f", Quantile(all[i], 0.1), Quantile(all[i], 0.5), Quantile(all[i], 0.9))
+	}
+	return fmt.Sprintf("Ping RTT in turns (%d × 100 pings a pair, 10 ms apart, median of the turns): ztgo avg %.3f ms (min %.3f), ZeroTierOne avg %.3f ms (min %.3f).\n"+
+		"Every ping of the turns (ms): ztgo %s; ZeroTierOne %s.\n",
+		2*s.runs, Median(avg[0]), Median(min[0]), Median(avg[1]), Median(min[1]), q(0), q(1))
 }
 
 // measure fills one row: ping, TCP both ways with 1 and 4 streams, CPU

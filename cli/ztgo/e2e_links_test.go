@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ztgo/ztgo/internal/netlab"
+)
+
+// TestE2ETwoLinks: two hosts joined by two separate links, each a bridge
+// in a namespace of its own, with a root on both:
+//
+//	      ┌── sw1 (198.18.1.0/24) ──┐
+//	a ────┤          root           ├──── b
+//	      └── sw2 (198.18.2.0/24) ──┘
+//
+// a and b bind per interface (settings.bindInterfaces), so each sees two
+// direct paths to the other, one per link, on different local sockets
+// whose interfaces the node's log names. Then a's first link goes down
+// (ip link set down) and VL1 pings keep being answered over the second
+// link; the gap is logged. Without bonding this is ZeroTier's plain
+// best-path behaviour: the dead path loses once the live one is heard
+// more recently (heartbeats every 14 s), so the gap is bounded by a
+// heartbeat period plus a ping check, not by a failover interval.
+func TestE2ETwoLinks(t *testing.T) {
+	lab := netlab.New(t, "sysctl", "ping")
+	bin := buildZtgo(t)
+	dir := t.TempDir()
+	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
+	lab.Bridge(sw1)
+	lab.Bridge(sw2)
+	type host struct{ name, ns, home string }
+	hosts := map[string]*host{}
+	for i, name := range []string{"root", "a", "b"} {
+		h := &host{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
+		os.MkdirAll(h.home, 0o700)
+		// Two links are two networks: answer ARP only for the link's own
+		// address, as separate networks would.
+		lab.Must(h.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+		lab.Link(sw1, h.ns, "eth1", fmt.Sprintf("198.18.1.%d/24", i+1))
+		lab.Link(sw2, h.ns, "eth2", fmt.Sprintf("198.18.2.%d/24", i+1))
+		hosts[name] = h
+	}
+	root, a, b := hosts["root"], hosts["a"], hosts["b"]
+
+	// A private planet whose root answers on both links.
+	lab.Must("", bin, "identity", "generate", filepath.Join(root.home, "identity.secret"), filepath.Join(root.home, "identity.public"))
+	pub, _ := os.ReadFile(filepath.Join(root.home, "identity.public"))
+	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e31","roots":[{"identity":%q,"stableEndpoints":["198.18.1.1/9993","198.18.2.1/9993"]}]}`, strings.TrimSpace(string(pub)))
+	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
+	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
+	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	conf := `{"settings":{"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
+	for _, h := range hosts {
+		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
+		if h != root {
+			os.WriteFile(filepath.Join(h.home, "local.conf"), []byte(conf), 0o644)
+		}
+	}
+	procs := map[string]*netlab.Proc{}
+	for _, h := range []*host{root, a, b} {
+		procs[h.name] = lab.Start(h.ns, h.name, bin, "run", "-p", "9993", h.home)
+	}
+	cli := func(h *host, args ...string) string {
+		out, _ := lab.Run(h.ns, append([]string{bin}, append(args, "-D", h.home)...)...)
+		return out
+	}
+	for _, h := range []*host{a, b} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(h, "info"), "ONLINE") }) {
+			t.Fatalf("%s not online: %s", h.name, cli(h, "info"))
+		}
+	}
+	addrOf := func(h *host) string {
+		b, _ := os.ReadFile(filepath.Join(h.home, "identity.public"))
+		return string(b[:10])
+	}
+	// A network on the root's controller: ZeroTier pushes a node's
+	// interface addresses (PUSH_DIRECT_PATHS) to peers it shares a network
+	// with, and that is how the second link's path is found.
+	out := cli(root, "controller", "network", "create", "--json",
+		`{"name":"links","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
+	var netw map[string]any
+	if err := json.Unmarshal([]byte(out), &netw); err != nil {
+		t.Fatalf("network create: %v %q", err, out)
+	}
+	nwid := netw["id"].(string)
+	for _, h := range []*host{a, b} {
+		if out := cli(h, "join", nwid); !strings.Contains(out, "200 join OK") {
+			t.Fatalf("join %s: %q", h.name, out)
+		}
+	}
+	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		list := cli(root, "controller", "member", "list", nwid)
+		return strings.Contains(list, addrOf(a)) && strings.Contains(list, addrOf(b))
+	}) {
+		t.Fatal("members never reached the controller")
+	}
+	ztIP := map[string]string{}
+	for _, h := range []*host{a, b} {
+		cli(root, "controller", "member", "authorize", nwid, addrOf(h))
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			for _, line := range strings.Split(cli(h, "listnetworks"), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[8], "10.147.17.") {
+					ztIP[h.name] = strings.Split(f[8], "/")[0]
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("%s: %s", h.name, cli(h, "listnetworks"))
+		}
+	}
+	// Ping across the network all along, with timestamps.
+	pinger := lab.Start(a.ns, "ping", "ping", "-D", "-n", "-i", "0.05", "-W", "1", ztIP["b"])
+
+	// The node's log names each socket's interface.
+	bound := regexp.MustCompile(`udp socket bound" socket=(\d+) addr=(\S+) interface=(\S+)`)
+	ifaceOf := func(h *host) map[int]string {
+		m := map[int]string{}
+		for _, g := range bound.FindAllStringSubmatch(procs[h.name].Output(), -1) {
+			var s int
+			fmt.Sscan(g[1], &s)
+			m[s] = g[3]
+		}
+		return m
+	}
+	type path struct {
+		Address     string `json:"address"`
+		LocalSocket int    `json:"localSocket"`
+		LocalPort   int    `json:"localPort"`
+		Preferred   bool   `json:"preferred"`
+	}
+	paths := func(h, peer *host) []path {
+		var p struct {
+			Paths []path `json:"paths"`
+		}
+		json.Unmarshal([]byte(cli(h, "api", "/peer/"+addrOf(peer))), &p)
+		return p.Paths
+	}
+	// Each link's path: the peer's address on it, on the socket of the
+	// local interface of that link.
+	perLink := func(h, peer *host) (map[string]path, string) {
+		ifs := ifaceOf(h)
+		got := map[string]path{}
+		var desc []string
+		for _, p := range paths(h, peer) {
+			ifname := ifs[p.LocalSocket]
+			desc = append(desc, fmt.Sprintf("%s via socket %d (%s) port %d preferred=%v", p.Address, p.LocalSocket, ifname, p.LocalPort, p.Preferred))
+			if p.LocalPort != 9993 {
+				continue
+			}
+			for _, link := range []string{"1", "2"} {
+				if strings.HasPrefix(p.Address, "198.18."+link+".") && ifname == "eth"+link {
+					got["eth"+link] = p
+				}
+			}
+		}
+		return got, strings.Join(desc, "; ")
+	}
+	if !netlab.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
+		la, _ := perLink(a, b)
+		lb, _ := perLink(b, a)
+		return len(la) == 2 && len(lb) == 2
+	}) {
+		_, da := perLink(a, b)
+		_, db := perLink(b, a)
+		t.Fatalf("want a direct path per link on each side\na→b: %s\nb→a: %s", da, db)
+	}
+	la, da := perLink(a, b)
+	_, db := perLink(b, a)
+	if la["eth1"].LocalSocket == la["eth2"].LocalSocket {
+		t.Fatalf("both links on one socket: %s", da)
+	}
+	t.Logf("a→b: %s", da)
+	t.Logf("b→a: %s", db)
+
+	// Take a's first link down and time the silence between replies.
+	preferred := "?"
+	for _, p := range paths(a, b) {
+		if p.Preferred {
+			preferred = p.Address
+		}
+	}
+	time.Sleep(time.Second) // replies before, to measure from
+	down := time.Now()
+	lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+	if !netlab.Eventually(90*time.Second, 200*time.Millisecond, func() bool {
+		last := replies(pinger.Output())
+		return len(last) > 0 && last[len(last)-1].Sub(down) > 5*time.Second
+	}) {
+		t.Fatalf("no replies 5 s after eth1 went down; a→b paths: %v\n%s", paths(a, b), lastLines(pinger.Output(), 5))
+	}
+	pinger.Stop()
+	var before, after time.Time
+	for _, r := range replies(pinger.Output()) {
+		if r.Before(down) {
+			before = r
+		} else if after.IsZero() {
+			after = r
+		}
+	}
+	if before.IsZero() {
+		t.Fatalf("no replies before eth1 went down:\n%s", lastLines(pinger.Output(), 5))
+	}
+	now := "?"
+	for _, p := range paths(a, b) {
+		if p.Preferred {
+			now = p.Address
+		}
+	}
+	if !strings.HasPrefix(now, "198.18.2.") {
+		t.Fatalf("after eth1 went down a prefers %s", now)
+	}
+	t.Logf("a's eth1 down (a preferred %s): no ping reply for %v (last %v before, first %v after); a now prefers %s",
+		preferred, after.Sub(before).Round(time.Millisecond), down.Sub(before).Round(time.Millisecond), after.Sub(down).Round(time.Millisecond), now)
+}
+
+// replies are the times of ping's replies, from its -D timestamps.
+func replies(out string) []time.Time {
+	var ts []time.Time
+	for _, line := range strings.Split(out, "\n") {
+		var sec, usec int64
+		if strings.Contains(line, "bytes from") {
+			if _, err := fmt.Sscanf(line, "[%d.%d]", &sec, &usec); err == nil {
+				ts = append(ts, time.Unix(sec, usec*1000))
+			}
+		}
+	}
+	return ts
+}
