@@ -26,10 +26,15 @@ func TestBondingLocalConf(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, "local.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The settings are read before the node runs: its log is read alone.
 	var logs bytes.Buffer
-	n, stop := startWith(t, Options{Home: home, Port: 0, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	lc, err := Home(home).LoadLocalConf(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, stop := start(t, home)
 	defer stop()
-	if !n.VL1.Bonding() || n.Conf.Bonding.DefaultPolicy != "active-backup" || n.Conf.Bonding.Policies["y"] == nil {
+	if !n.VL1.Bonding() || !lc.Bonding.InUse() || n.Conf.Bonding.DefaultPolicy != "active-backup" || n.Conf.Bonding.Policies["y"] == nil {
 		t.Fatalf("bonding not configured: %+v", n.Conf.Bonding)
 	}
 	var bondLines []string
