@@ -47,7 +47,11 @@ func TestE2EBondActiveBackup(t *testing.T) {
 // settings object, "" for none) and returns the gap in ping replies after
 // a's first link goes down.
 func twoLinks(t *testing.T, bonding string) time.Duration {
-	lab := netlab.New(t, "sysctl", "ping")
+	tools := []string{"sysctl", "ping"}
+	if bonding != "" {
+		tools = append(tools, "iperf3")
+	}
+	lab := netlab.New(t, tools...)
 	bin := buildZtgo(t)
 	dir := t.TempDir()
 	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
@@ -207,7 +211,13 @@ func twoLinks(t *testing.T, bonding string) time.Duration {
 		}
 	}
 	time.Sleep(time.Second) // replies before, to measure from
+	var iperf *netlab.Proc
 	if bonding != "" {
+		// A TCP transfer across the ZeroTier network, running through the
+		// fail-over: it must not break.
+		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
+		time.Sleep(200 * time.Millisecond)
+		iperf = lab.Start(a.ns, "iperf3", "iperf3", "-c", ztIP["b"], "-t", "25", "-b", "20M", "-f", "m")
 		// A bond's new path counts as eligible for its first 15 s
 		// whatever it hears (1.14.1's trial period): fail-over starts
 		// after that.
@@ -253,6 +263,12 @@ func twoLinks(t *testing.T, bonding string) time.Duration {
 			t.Errorf("a's peer b: %+v, want an active-backup bond over both links", p)
 		}
 		t.Logf("a's bond to b: %+v\n%s", p, cli(a, "bond", addrOf(b), "show"))
+		if !netlab.Eventually(30*time.Second, 500*time.Millisecond, func() bool { return strings.Contains(iperf.Output(), "iperf Done") }) ||
+			strings.Contains(iperf.Output(), "error") {
+			t.Errorf("the TCP transfer across the fail-over did not complete:\n%s", iperf.Output())
+		} else {
+			t.Logf("TCP transfer across the fail-over (eth1 down at ~16 s):\n%s", lastLines(iperf.Output(), 32))
+		}
 	} else if !strings.HasPrefix(now, "198.18.2.") {
 		t.Fatalf("after eth1 went down a prefers %s", now)
 	}
