@@ -28,7 +28,7 @@ import (
 // best-path behaviour: the dead path loses once the live one is heard
 // more recently (heartbeats every 14 s), so the gap is bounded by a
 // heartbeat period plus a ping check, not by a failover interval.
-func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "") }
+func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "", false) }
 
 // TestE2EBondActiveBackup is TestE2ETwoLinks with an active-backup bond
 // (failoverInterval 1 s) between a and b: when a's first link goes down
@@ -37,19 +37,37 @@ func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "") }
 // machine), where without a bond the gap runs to 19 s.
 func TestE2EBondActiveBackup(t *testing.T) {
 	const failover = time.Second
-	gap := twoLinks(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}},`)
+	gap, _ := twoLinks(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}},`, false)
 	if limit := failover + 750*time.Millisecond; gap > limit {
 		t.Fatalf("active-backup: no ping reply for %v after a link went down, want ≤ %v", gap, limit)
 	}
 }
 
+// TestE2EBondBalanceRR: the two links each shaped to 20 Mbit/s (tc tbf on
+// both hosts' interfaces) and a balance-rr bond: one TCP transfer across
+// the ZeroTier network goes faster than one link can carry. Not twice as
+// fast: 65 packets on one link, then 65 on the other, through queues of
+// different depth, reorder TCP's segments (thousands of retransmissions),
+// as with 1.14.1's balance-rr.
+func TestE2EBondBalanceRR(t *testing.T) {
+	const linkRate = 20.0 // Mbit/s
+	_, mbps := twoLinks(t, `"defaultBondingPolicy":"balance-rr",`, true)
+	if mbps < 1.1*linkRate {
+		t.Fatalf("balance-rr over two %v Mbit/s links: %.1f Mbit/s, want more than one link's", linkRate, mbps)
+	}
+}
+
 // twoLinks runs the two-link lab with bonding settings (the start of a
-// settings object, "" for none) and returns the gap in ping replies after
-// a's first link goes down.
-func twoLinks(t *testing.T, bonding string) time.Duration {
+// settings object, "" for none). It returns the gap in ping replies after
+// a's first link goes down or, with aggregate, the throughput in Mbit/s
+// of one TCP transfer from a to b with both links shaped to 20 Mbit/s.
+func twoLinks(t *testing.T, bonding string, aggregate bool) (time.Duration, float64) {
 	tools := []string{"sysctl", "ping"}
 	if bonding != "" {
 		tools = append(tools, "iperf3")
+	}
+	if aggregate {
+		tools = append(tools, "tc")
 	}
 	lab := netlab.New(t, tools...)
 	bin := buildZtgo(t)
@@ -202,6 +220,29 @@ func twoLinks(t *testing.T, bonding string) time.Duration {
 	}
 	t.Logf("a→b: %s", da)
 	t.Logf("b→a: %s", db)
+	if aggregate {
+		for _, h := range []*host{a, b} {
+			for _, ifname := range []string{"eth1", "eth2"} {
+				lab.Must(h.ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", "20mbit", "burst", "64kb", "latency", "50ms")
+			}
+		}
+		time.Sleep(16 * time.Second) // past the bond's 15 s trial period
+		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
+		time.Sleep(200 * time.Millisecond)
+		out, err := lab.Run(a.ns, "iperf3", "-c", ztIP["b"], "-t", "10", "-f", "m")
+		pinger.Stop()
+		var mbps float64
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); strings.HasSuffix(line, "receiver") && len(f) >= 8 {
+				fmt.Sscan(f[6], &mbps)
+			}
+		}
+		if err != nil || mbps == 0 {
+			t.Fatalf("iperf3: %v\n%s", err, out)
+		}
+		t.Logf("one TCP transfer over two links of 20 Mbit/s (%s):\n%s\n%s", bonding, lastLines(out, 4), cli(a, "bond", addrOf(b), "show"))
+		return 0, mbps
+	}
 
 	// Take a's first link down and time the silence between replies.
 	preferred := "?"
@@ -274,7 +315,7 @@ func twoLinks(t *testing.T, bonding string) time.Duration {
 	}
 	t.Logf("a's eth1 down (a preferred %s): no ping reply for %v (last %v before, first %v after); a now prefers %s",
 		preferred, after.Sub(before).Round(time.Millisecond), down.Sub(before).Round(time.Millisecond), after.Sub(down).Round(time.Millisecond), now)
-	return after.Sub(before)
+	return after.Sub(before), 0
 }
 
 // replies are the times of ping's replies, from its -D timestamps.
