@@ -32,7 +32,7 @@ func udpFrame(sport, dport uint16) []byte {
 // bondedPair starts two nodes with two links each, bonded by settings
 // (local.conf's settings object), each knowing the other on both links, and
 // waits until each holds a path per link to the other.
-func bondedPair(t *testing.T, settings string) (*vl1test.Harness, *vl1test.Node, *vl1test.Node) {
+func bondedPair(t testing.TB, settings string) (*vl1test.Harness, *vl1test.Node, *vl1test.Node) {
 	t.Helper()
 	cfg, err := bond.ParseSettings([]byte(settings))
 	if err != nil {
@@ -284,5 +284,26 @@ func TestBondBroadcastThroughTxBatch(t *testing.T) {
 	buf := append(make([]byte, vl1.HeaderRoom), udpFrame(1, 2)...)
 	if a.NewTxBatch().Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
 		t.Fatal("TxBatch.Add took a frame broadcast needs on both links")
+	}
+}
+
+// BenchmarkSendBonded is a 1200-byte FRAME sent to a peer bonded over two
+// links, per policy (broadcast sends it twice); compare BenchmarkSend/1400
+// for an unbonded peer.
+func BenchmarkSendBonded(b *testing.B) {
+	for _, policy := range []string{"active-backup", "balance-rr", "balance-xor", "balance-aware", "broadcast"} {
+		b.Run(policy, func(b *testing.B) {
+			h, a, peer := bondedPair(b, `{"defaultBondingPolicy":"`+policy+`"}`)
+			h.RunFor(time.Second)
+			a.Bind.Mute.Store(true)
+			p := udpFrame(1000, 80)
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Send(peer.Address(), wire.VerbFRAME, p, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
