@@ -28,7 +28,7 @@ import (
 // best-path behaviour: the dead path loses once the live one is heard
 // more recently (heartbeats every 14 s), so the gap is bounded by a
 // heartbeat period plus a ping check, not by a failover interval.
-func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "", false) }
+func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "", false, false) }
 
 // TestE2EBondActiveBackup is TestE2ETwoLinks with an active-backup bond
 // (failoverInterval 1 s) between a and b: when a's first link goes down
@@ -36,10 +36,17 @@ func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "", false) }
 // 60 ms tick, a round trip and ping's 50 ms spacing, with slack for a busy
 // machine), where without a bond the gap runs to 19 s.
 func TestE2EBondActiveBackup(t *testing.T) {
-	const failover = time.Second
-	gap, _ := twoLinks(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}},`, false)
-	if limit := failover + 750*time.Millisecond; gap > limit {
-		t.Fatalf("active-backup: no ping reply for %v after a link went down, want ≤ %v", gap, limit)
+	for _, c := range []struct {
+		name string
+		nft  bool
+	}{{"link down", false}, {"nftables drop", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			const failover = time.Second
+			gap, _ := twoLinks(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}},`, false, c.nft)
+			if limit := failover + 750*time.Millisecond; gap > limit {
+				t.Fatalf("active-backup: no ping reply for %v after the link was cut (%s), want ≤ %v", gap, c.name, limit)
+			}
+		})
 	}
 }
 
@@ -51,7 +58,7 @@ func TestE2EBondActiveBackup(t *testing.T) {
 // as with 1.14.1's balance-rr.
 func TestE2EBondBalanceRR(t *testing.T) {
 	const linkRate = 20.0 // Mbit/s
-	_, mbps := twoLinks(t, `"defaultBondingPolicy":"balance-rr",`, true)
+	_, mbps := twoLinks(t, `"defaultBondingPolicy":"balance-rr",`, true, false)
 	if mbps < 1.1*linkRate {
 		t.Fatalf("balance-rr over two %v Mbit/s links: %.1f Mbit/s, want more than one link's", linkRate, mbps)
 	}
@@ -59,10 +66,14 @@ func TestE2EBondBalanceRR(t *testing.T) {
 
 // twoLinks runs the two-link lab with bonding settings (the start of a
 // settings object, "" for none). It returns the gap in ping replies after
-// a's first link goes down or, with aggregate, the throughput in Mbit/s
-// of one TCP transfer from a to b with both links shaped to 20 Mbit/s.
-func twoLinks(t *testing.T, bonding string, aggregate bool) (time.Duration, float64) {
+// a's first link goes down (with nft: stays up, but nftables drops
+// everything through it) or, with aggregate, the throughput in Mbit/s of
+// one TCP transfer from a to b with both links shaped to 20 Mbit/s.
+func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration, float64) {
 	tools := []string{"sysctl", "ping"}
+	if nft {
+		tools = append(tools, "nft")
+	}
 	if bonding != "" {
 		tools = append(tools, "iperf3")
 	}
@@ -265,7 +276,16 @@ func twoLinks(t *testing.T, bonding string, aggregate bool) (time.Duration, floa
 		time.Sleep(15 * time.Second)
 	}
 	down := time.Now()
-	lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+	if nft {
+		lab.Must(a.ns, "nft", "add", "table", "inet", "cut")
+		for _, hook := range []string{"input", "output"} {
+			lab.Must(a.ns, "nft", "add", "chain", "inet", "cut", hook, "{ type filter hook "+hook+" priority 0 ; }")
+		}
+		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "input", "iifname", "eth1", "drop")
+		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "output", "oifname", "eth1", "drop")
+	} else {
+		lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+	}
 	if !netlab.Eventually(90*time.Second, 200*time.Millisecond, func() bool {
 		last := replies(pinger.Output())
 		return len(last) > 0 && last[len(last)-1].Sub(down) > 5*time.Second
@@ -308,7 +328,11 @@ func twoLinks(t *testing.T, bonding string, aggregate bool) (time.Duration, floa
 			strings.Contains(iperf.Output(), "error") {
 			t.Errorf("the TCP transfer across the fail-over did not complete:\n%s", iperf.Output())
 		} else {
-			t.Logf("TCP transfer across the fail-over (eth1 down at ~16 s):\n%s", lastLines(iperf.Output(), 32))
+			// Not asserted yet: in some runs the transfer resumes within
+			// the failover interval, in others it stalls for seconds while
+			// small pings already pass (spec/multipath.md §14.7).
+			stalled := strings.Count(iperf.Output(), "0.00 Bytes")
+			t.Logf("TCP transfer across the fail-over (cut at ~16 s), %d s without a byte:\n%s", stalled, lastLines(iperf.Output(), 32))
 		}
 	} else if !strings.HasPrefix(now, "198.18.2.") {
 		t.Fatalf("after eth1 went down a prefers %s", now)
