@@ -37,6 +37,8 @@ func commands() []*cli.Command {
 		infoCommand(),
 		peersCommand(),
 		listpeersCommand(),
+		bondCommand(),
+		listbondsCommand(),
 		pingCommand(),
 		joinCommand(),
 		leaveCommand(),

@@ -94,6 +94,7 @@ var zerotierCLICommands = map[string]string{
 	"info": "info", "status": "info", "listpeers": "listpeers", "peers": "peers",
 	"listnetworks": "listnetworks", "join": "join", "leave": "leave", "set": "set", "get": "get",
 	"listmoons": "listmoons", "orbit": "orbit", "deorbit": "deorbit", "dump": "dump",
+	"bond": "bond", "listbonds": "listbonds",
 }
 
 // cliArgs maps `zerotier-cli [-switches] <command> [args]` onto ztgo: the

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
@@ -131,6 +132,10 @@ var sendBatchPool = sync.Pool{New: func() any { return new(sendBatch) }}
 
 // sendDirect builds, armors and sends one packet on r without the lock.
 func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload []byte, compress bool) uint64 {
+	flow := bond.NoFlow
+	if p.bond != nil {
+		flow = frameFlow(verb, payload)
+	}
 	bp := getBuf(wire.IdxPayload + len(payload))
 	defer putBuf(bp)
 	pkt := wire.NewPacket((*bp)[:0], n.packetID(), p.id.Address(), n.addr, verb)
@@ -140,14 +145,17 @@ func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload 
 		pkt = wire.Compress(pkt, *sp)
 		scratchPool.Put(sp)
 	}
-	return n.armorAndSend(now, p, pkt, r.suite, r.path, expectsReply(verb))
+	return n.armorAndSend(now, p, pkt, r, expectsReply(verb), flow)
 }
 
 // armorAndSend armors pkt in place, splits it at the MTU and hands the
 // datagrams to the transport, all without the lock.
-func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, pa *Path, expect bool) uint64 {
+// A bonded peer's packet goes where its bond says (flow is the inner
+// frame's, for the flow-hashing policies).
+func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, r *route, expect bool, flow bond.FlowID) uint64 {
 	verb, code := sentKind(pkt)
-	id, ok := n.seal(pkt, p.keys, suite, expect)
+	size := len(pkt) - wire.IdxPayload
+	id, ok := n.seal(pkt, p.keys, r.suite, expect)
 	if !ok {
 		return 0
 	}
@@ -159,8 +167,13 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.Ciph
 		*fb = wire.AppendFragment((*fb)[:0], pkt, n.mtu, i)
 		bufs = append(bufs, *fb)
 	}
-	if err := n.bind.Send(bufs, pa.ep); err != nil {
-		n.stats.SendErrors.Add(1)
+	if p.bond != nil {
+		n.sendBonded(now, p, r, id, verb, size, flow, bufs)
+	} else {
+		if err := n.bind.Send(bufs, r.path.ep); err != nil {
+			n.stats.SendErrors.Add(1)
+		}
+		stamp(&r.path.lastSend, now)
 	}
 	for i, fb := range sb.frags {
 		if fb != nil {
@@ -171,8 +184,23 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, suite wire.Ciph
 	clear(sb.bufs[:])
 	sendBatchPool.Put(sb)
 	n.stats.countSent(verb, code)
-	stamp(&pa.lastSend, now)
 	return id
+}
+
+// sendBonded sends one armored packet's datagrams on the paths p's bond
+// picks, or on r's path when the bond has none to offer.
+func (n *Node) sendBonded(now int64, p *Peer, r *route, id uint64, verb wire.Verb, size int, flow bond.FlowID, bufs [][]byte) {
+	var to [bond.MaxPaths]*Path
+	k := n.bondPick(now, p, r, id, verb, size, flow, &to)
+	if k == 0 {
+		to[0], k = r.path, 1
+	}
+	for _, pa := range to[:k] {
+		if err := n.bind.Send(bufs, pa.ep); err != nil {
+			n.stats.SendErrors.Add(1)
+		}
+		stamp(&pa.lastSend, now)
+	}
 }
 
 var (

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
@@ -83,6 +84,12 @@ type Config struct {
 	LocalAddrs func() []netip.AddrPort
 	// Version is announced in HELLO; zero means CompatVersion.
 	Version Version
+	// Bonding is local.conf's multipath configuration (bond.ParseSettings);
+	// nil or not InUse means no bonds.
+	Bonding *bond.Config
+	// LinkName names the interface a local socket is bound to, the link a
+	// bond knows a path by; nil or "" means each socket is a link.
+	LinkName func(socket int) string
 }
 
 // Node is one VL1 engine. All methods are safe for concurrent use.
@@ -99,6 +106,9 @@ type Node struct {
 	onWorld  func(*world.World)
 	local    func() []netip.AddrPort
 	version  Version
+	bonding  *bond.Config // immutable
+	// linkNameFn is Config.LinkName.
+	linkNameFn func(socket int) string
 
 	// The data path's view, read without mu (fastpath.go).
 	peerIndex sync.Map // identity.Address -> *Peer, mirrors peers
@@ -171,6 +181,8 @@ func New(cfg Config) (*Node, error) {
 		onWorld:       cfg.OnWorld,
 		local:         cfg.LocalAddrs,
 		version:       cfg.Version,
+		bonding:       cfg.Bonding,
+		linkNameFn:    cfg.LinkName,
 		moons:         map[uint64]*world.World{},
 		moonSeeds:     map[uint64]identity.Address{},
 		peers:         map[identity.Address]*Peer{},

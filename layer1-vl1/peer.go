@@ -86,6 +86,10 @@ type Peer struct {
 	lastConfirm     int64 // a confirmation HELLO to a new path of this peer
 
 	replays replayWindow
+
+	// bond is the peer's multipath bond (bonding.go), fixed at creation;
+	// nil without bonding, which is all the data path tests.
+	bond *peerBond
 }
 
 type peerPath struct {
@@ -99,7 +103,9 @@ func (n *Node) newPeer(id *identity.Identity) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Peer{id: id, keys: k}, nil
+	p := &Peer{id: id, keys: k}
+	p.bond = n.makeBond(p)
+	return p, nil
 }
 
 // setPaths replaces p's path list (n.mu held) and drops the cached route.
@@ -258,6 +264,7 @@ func (n *Node) learnPath(now int64, p *Peer, pa *Path, verb wire.Verb) {
 		paths[victim] = entry
 	}
 	p.setPaths(paths)
+	n.syncBond(now, p)
 	n.stats.PathsLearned.Add(1)
 	n.log.Debug("path learned", "peer", p.id.Address(), "path", pa.ep, "socket", pa.ep.Socket)
 }

@@ -198,6 +198,9 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	}
 	p, pkt := it.peer, it.pkt
 	verb := pkt.Verb()
+	if p.bond != nil && pkt.Hops() == 0 {
+		n.bondReceived(now, p, n.knownPath(it.ep), it.wireID, verb, pkt.Payload())
+	}
 	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {
 		if pa := n.knownPath(it.ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
 			n.stats.Received[verb].Add(1)
@@ -331,8 +334,11 @@ func (n *Node) dispatch(now int64, ep transport.Endpoint, pa *Path, p *Peer, pkt
 		}
 	case wire.VerbPUSH_DIRECT_PATHS:
 		n.handlePush(now, p, payload)
-	case wire.VerbUSER_MESSAGE, wire.VerbACK, wire.VerbQOS_MEASUREMENT, wire.VerbPATH_NEGOTIATION, wire.VerbREMOTE_TRACE:
-		// Accepted and ignored, as a node without multipath does.
+	case wire.VerbACK, wire.VerbQOS_MEASUREMENT, wire.VerbPATH_NEGOTIATION:
+		// Accepted; without a bond ignored, as a node without multipath does.
+		n.handleMultipath(now, p, pa, verb, payload)
+	case wire.VerbUSER_MESSAGE, wire.VerbREMOTE_TRACE:
+		// Accepted and ignored.
 	case wire.VerbHELLO:
 		// An encrypted HELLO from a known peer: 1.14.1 accepts it.
 		n.stats.HellosReceived.Add(1)

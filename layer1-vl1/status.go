@@ -6,6 +6,7 @@ import (
 	"time"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 	"github.com/ztgo/ztgo/layer1-vl1/world"
@@ -159,6 +160,9 @@ type PathInfo struct {
 	Expired      bool
 	Preferred    bool
 	TrustedRecvd bool
+	// Bond is the bond's view of the path when the peer is bonded and the
+	// path is in its bond.
+	Bond *bond.PathStatus
 }
 
 // PeerInfo describes a peer.
@@ -172,6 +176,8 @@ type PeerInfo struct {
 	LastReceive time.Time
 	Paths       []PathInfo
 	IsBonded    bool
+	// Bond is the peer's bond (multipath), nil when it has none.
+	Bond *bond.Status
 }
 
 // Status is a snapshot of the node.
@@ -250,8 +256,37 @@ func (n *Node) peerInfo(now int64, a identity.Address, p *Peer) PeerInfo {
 		}
 		pi.Paths = append(pi.Paths, info)
 	}
+	if pb := p.bond; pb != nil {
+		pb.mu.Lock()
+		st := pb.b.Status(now)
+		pb.mu.Unlock()
+		pi.IsBonded, pi.Bond = true, &st
+		for i := range pi.Paths {
+			for j := range st.Paths {
+				if k := st.Paths[j].Key; k.Socket == pi.Paths[i].Endpoint.Socket && k.Remote == pi.Paths[i].Endpoint.Addr {
+					pi.Paths[i].Bond = &st.Paths[j]
+				}
+			}
+		}
+	}
 	return pi
 }
+
+// RotateBond moves a's active-backup bond to its next path
+// (/bond/rotate): false when a has no bond or the bond cannot rotate.
+func (n *Node) RotateBond(a identity.Address) bool {
+	now := n.now()
+	p := n.lookup(a)
+	if p == nil || p.bond == nil {
+		return false
+	}
+	p.bond.mu.Lock()
+	defer p.bond.mu.Unlock()
+	return p.bond.b.Rotate(now)
+}
+
+// Bonding reports whether local.conf turned multipath bonding on.
+func (n *Node) Bonding() bool { return n.bonding.InUse() }
 
 // DirectPath reports whether a has a live direct path.
 func (n *Node) DirectPath(a identity.Address) bool {
@@ -375,4 +410,28 @@ func (n *Node) BestUpstream() identity.Address {
 		return u.id.Address()
 	}
 	return 0
+}
+
+// SetBondMTU is /bond/setmtu (Bond::setAllMtuByTuple): it reports whether
+// any bonded path is on link ifname to remote IP ip. 1.14 then sends on
+// those paths at that MTU; ztgo fragments at the node's MTU on every path
+// and only answers whether the link exists.
+func (n *Node) SetBondMTU(mtu int, ifname, ip string) bool {
+	now := n.now()
+	n.mu.Lock()
+	defer n.unlock()
+	found := false
+	for _, p := range n.peers {
+		if p.bond == nil {
+			continue
+		}
+		p.bond.mu.Lock()
+		for _, ps := range p.bond.b.Status(now).Paths {
+			if ps.Key.Link == ifname && ps.Key.Remote.Addr().Unmap().String() == ip {
+				found = true
+			}
+		}
+		p.bond.mu.Unlock()
+	}
+	return found
 }

@@ -31,7 +31,12 @@ func (n *Node) tick(now int64) int64 {
 		n.housekeeping(now)
 	}
 	punchDue := n.runPunches(now)
-	return min(n.timers.whois+whoisRetryDelay, n.timers.ping+pingCheckInterval, n.timers.housekeep+housekeepingPeriod, punchDue)
+	next := min(n.timers.whois+whoisRetryDelay, n.timers.ping+pingCheckInterval, n.timers.housekeep+housekeepingPeriod, punchDue)
+	if n.bonding.InUse() {
+		n.bondTick(now)
+		next = min(next, now+bondTickInterval)
+	}
+	return next
 }
 
 func (n *Node) expireRx(now int64) {
@@ -131,6 +136,7 @@ func (n *Node) keepalive(now int64, p *Peer) (v4, v6 bool) {
 		p.lastFullHello = now
 	}
 	p.prunePaths(now)
+	n.syncBond(now, p)
 	for _, pp := range p.paths {
 		switch {
 		case full:
@@ -164,6 +170,7 @@ func (n *Node) housekeeping(now int64) {
 	used := map[*Path]bool{}
 	for _, p := range n.peers {
 		p.prunePaths(now)
+		n.syncBond(now, p)
 		for _, pp := range p.paths {
 			used[pp.path] = true
 		}

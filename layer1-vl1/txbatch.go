@@ -3,6 +3,7 @@ package vl1
 import (
 	"sync"
 
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/identity"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
@@ -34,6 +35,8 @@ type TxBatch struct {
 type txItem struct {
 	p      *Peer
 	r      *route
+	pa     *Path // r's path, or the one the peer's bond picked
+	flow   bond.FlowID
 	pkt    wire.Packet
 	expect bool
 	sent   bool
@@ -60,13 +63,21 @@ func (b *TxBatch) Add(dst identity.Address, verb wire.Verb, buf []byte, start, e
 	if p == nil {
 		return false
 	}
-	r := n.routeFor(n.now(), p)
+	now := n.now()
+	r := n.routeFor(now, p)
 	if r == nil {
 		return false
 	}
+	pa, flow := r.path, bond.NoFlow
+	if p.bond != nil {
+		flow = frameFlow(verb, buf[start:end])
+		if pa = n.bondPickOne(now, p, r, verb, flow); pa == nil {
+			return false // several paths (broadcast): Node.Send sends on each
+		}
+	}
 	pkt := wire.NewPacket(buf[start-HeaderRoom:start-HeaderRoom], n.packetID(), dst, n.addr, verb)
 	pkt = pkt[:HeaderRoom+end-start]
-	b.items = append(b.items, txItem{p: p, r: r, pkt: pkt, expect: expectsReply(verb), verb: verb})
+	b.items = append(b.items, txItem{p: p, r: r, pa: pa, flow: flow, pkt: pkt, expect: expectsReply(verb), verb: verb})
 	return true
 }
 
@@ -94,8 +105,7 @@ func (b *TxBatch) Flush() {
 		if b.items[i].sent {
 			continue
 		}
-		pa := b.items[i].r.path
-		b.sendPath(now, pa, i)
+		b.sendPath(now, b.items[i].pa, i)
 	}
 	for _, fb := range b.frags {
 		fragPool.Put(fb)
@@ -164,12 +174,15 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 	var sent [VerbSlots]uint32
 	for i := first; i < len(b.items); i++ {
 		it := &b.items[i]
-		if it.sent || it.r.path != pa {
+		if it.sent || it.pa != pa {
 			continue
 		}
 		it.sent = true
 		if it.pkt == nil {
 			continue
+		}
+		if it.p.bond != nil {
+			n.bondSent(now, it.p, pa, it.pkt.ID(), it.verb, len(it.pkt)-wire.IdxPayload, it.flow)
 		}
 		group[k] = it
 		k++

@@ -33,13 +33,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) { reply(w, r, n.localConfig()) })
 	mux.HandleFunc("POST /config/settings", n.postSettings)
 	mux.HandleFunc("PUT /config/settings", n.postSettings)
-	// Multipath (bonding) does not exist in ztgo: 1.14.1 answers these so
-	// when no bond is in use.
-	mux.HandleFunc("GET /bond/show/{addr}", bondInactive(""))
-	for _, m := range []string{"POST", "PUT"} {
-		mux.HandleFunc(m+" /bond/rotate/{addr}", bondInactive(""))
-		mux.HandleFunc(m+" /bond/setmtu/{mtu}/{iface}/{ip}", bondInactive("Bonding layer isn't active yet"))
-	}
+	n.bondAPI(mux)
 	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
 		out := []any{}
 		for _, p := range n.VL1.Peers() {
@@ -91,26 +85,6 @@ func (n *Node) apiHandler() http.Handler {
 	mux.Handle("GET /metrics", n.metricsHandler())
 	return knownMethods(n.authorize(routed(mux)))
 }
-
-// bondInactive answers a /bond request as 1.14.1 does without bonds: 400
-// with body (or {}).
-func bondInactive(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !bondPath.MatchString(r.URL.Path) {
-			notFound(w)
-			return
-		}
-		if body == "" {
-			body = "{}"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(body))
-	}
-}
-
-// bondPath is what 1.14.1 routes under /bond (anything else is 404).
-var bondPath = regexp.MustCompile(`^/bond/(show/[0-9a-fA-F]{10}|rotate/[0-9a-fA-F]{10}|setmtu/[0-9]{1,6}/[a-zA-Z0-9_]{1,16}/[0-9a-fA-F.:]{1,39})$`)
 
 // routed answers what no route matches as 1.14.1's HTTP server does: 404
 // with no body, whatever the method (no 405).
@@ -311,8 +285,9 @@ func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) obj
 		maj, min, rev = int(p.Version.Major), int(p.Version.Minor), int(p.Version.Revision)
 	}
 	paths := []any{}
+	now := time.Now().UnixMilli()
 	for _, pa := range p.Paths {
-		paths = append(paths, object{
+		po := object{
 			"address":       transport.FormatAddrPort(pa.Endpoint.Addr),
 			"lastSend":      millis(pa.LastSend),
 			"lastReceive":   millis(pa.LastReceive),
@@ -322,9 +297,13 @@ func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) obj
 			"preferred":     pa.Preferred,
 			"localSocket":   pa.Endpoint.Socket,
 			"localPort":     localPort(pa.Endpoint.Socket),
-		})
+		}
+		if p.Bond != nil {
+			bondPathJSON(po, pa, now)
+		}
+		paths = append(paths, po)
 	}
-	return object{
+	po := object{
 		"address":      p.Address.String(),
 		"versionMajor": maj,
 		"versionMinor": min,
@@ -332,8 +311,19 @@ func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) obj
 		"version":      fmt.Sprintf("%d.%d.%d", maj, min, rev),
 		"latency":      p.Latency,
 		"role":         string(p.Role),
-		"isBonded":     false,
+		"isBonded":     p.IsBonded,
 		"tunneled":     tunneled,
 		"paths":        paths,
 	}
+	if b := p.Bond; b != nil {
+		po["bondingPolicyCode"] = b.PolicyCode
+		po["bondingPolicyStr"] = b.PolicyStr
+		po["numAliveLinks"] = b.NumAliveLinks
+		po["numTotalLinks"] = b.NumTotalLinks
+		po["failoverInterval"] = b.FailoverInterval
+		po["downDelay"] = b.DownDelay
+		po["upDelay"] = b.UpDelay
+		po["packetsPerLink"] = b.PacketsPerLink
+	}
+	return po
 }

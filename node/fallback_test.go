@@ -19,15 +19,19 @@ func TestFallbackOptions(t *testing.T) {
 		relay string
 		force bool
 		after time.Duration
+		bond  bool
 	}{
-		{"earth default", Settings{}, earth, defaultTCPRelay, false, 0},
-		{"private planet", Settings{}, private, "", false, 0},
-		{"named relay", Settings{TcpFallbackRelay: &relay, TcpFallbackAfterMs: &ms}, private, relay, false, 3 * time.Second},
-		{"disallowed", Settings{AllowTcpFallbackRelay: &no, TcpFallbackRelay: &relay, ForceTcpRelay: &yes}, earth, "", false, 0},
-		{"forced", Settings{ForceTcpRelay: &yes}, earth, defaultTCPRelay, true, 0},
-		{"forced without relay", Settings{ForceTcpRelay: &yes}, private, "", false, 0},
+		{"earth default", Settings{}, earth, defaultTCPRelay, false, 0, false},
+		{"private planet", Settings{}, private, "", false, 0, false},
+		{"named relay", Settings{TcpFallbackRelay: &relay, TcpFallbackAfterMs: &ms}, private, relay, false, 3 * time.Second, false},
+		{"disallowed", Settings{AllowTcpFallbackRelay: &no, TcpFallbackRelay: &relay, ForceTcpRelay: &yes}, earth, "", false, 0, false},
+		{"forced", Settings{ForceTcpRelay: &yes}, earth, defaultTCPRelay, true, 0, false},
+		{"forced without relay", Settings{ForceTcpRelay: &yes}, private, "", false, 0, false},
+		// 1.14.1 turns the relay off when bonding is in use.
+		{"bonding", Settings{TcpFallbackRelay: &relay}, earth, "", false, 0, true},
+		{"bonding forced", Settings{ForceTcpRelay: &yes}, earth, "", false, 0, true},
 	} {
-		o := fallbackOptions(c.s, c.w)
+		o := fallbackOptions(c.s, c.w, c.bond)
 		if o.Relay != c.relay || o.Force != c.force || o.After != c.after || o.Major != 1 || o.Minor != 14 || o.Revision != 1 {
 			t.Errorf("%s: %+v", c.name, o)
 		}

@@ -93,10 +93,18 @@ func jsonValue(v any) string {
 
 // linkOptions turns the settings into the transport's options: per-link
 // sockets when bind is given, when interfaces are denied (the wildcard
-// cannot honour a deny list) or when bindInterfaces is true.
+// cannot honour a deny list), when bindInterfaces is true, or when a bond
+// is configured (unless bindInterfaces is false): a bond's links are the
+// interfaces, and over the wildcard every path would be on one. While
+// bonding, 1.14.1 rescans every 7.5 s (ZT_BINDER_REFRESH_PERIOD / 4), so a
+// link that comes back is bound again soon.
 func (c *LocalConf) linkOptions() transport.LinkOptions {
 	o := transport.LinkOptions{Addrs: c.Bind, DenyPrefixes: c.InterfaceDeny}
-	o.Interfaces = len(c.InterfaceDeny) > 0 || boolOr(c.Settings.BindInterfaces, false)
+	bonding := c.Bonding.InUse()
+	o.Interfaces = len(c.InterfaceDeny) > 0 || boolOr(c.Settings.BindInterfaces, bonding)
+	if bonding {
+		o.Rescan = transport.DefaultRescan / 4
+	}
 	if deny := c.PhysicalBlacklist; len(deny) > 0 {
 		o.Skip = func(a netip.Addr) bool {
 			for _, p := range deny {

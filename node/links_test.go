@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	transport "github.com/ztgo/ztgo/layer0-transport"
 )
 
 // TestLinkSettings: settings.bind, settings.interfacePrefixBlacklist and
@@ -30,6 +32,9 @@ func TestLinkSettings(t *testing.T) {
 	}{
 		{conf: `{}`},
 		{conf: `{"settings":{"bindInterfaces":true}}`, ifaces: true},
+		// A bond's links are interfaces: bonding binds them unless told not to.
+		{conf: `{"settings":{"defaultBondingPolicy":"active-backup"}}`, ifaces: true},
+		{conf: `{"settings":{"defaultBondingPolicy":"active-backup","bindInterfaces":false}}`},
 		{conf: `{"settings":{"interfacePrefixBlacklist":["docker","",  "veth"]}}`, ifaces: true, deny: []string{"docker", "veth"}},
 		{conf: `{"settings":{"interfacePrefixBlacklist":[]}}`},
 		{conf: `{"settings":{"bind":["198.18.0.2","2001:db8::2","::ffff:198.18.0.3","198.18.0.4/9993"]}}`, bind: []string{"198.18.0.2", "2001:db8::2", "198.18.0.3", "198.18.0.4"}},
@@ -60,6 +65,9 @@ func TestLinkSettings(t *testing.T) {
 		}
 		if o.Interfaces != c.ifaces || !slices.Equal(bind, c.bind) || !slices.Equal(o.DenyPrefixes, c.deny) {
 			t.Errorf("%s: %+v", c.conf, o)
+		}
+		if bonding := lc.Bonding.InUse(); (o.Rescan == transport.DefaultRescan/4) != bonding {
+			t.Errorf("%s: rescan %v with bonding %v", c.conf, o.Rescan, bonding)
 		}
 		if c.skip != "" && (o.Skip == nil || !o.Skip(netip.MustParseAddr(c.skip)) || o.Skip(netip.MustParseAddr(c.keep))) {
 			t.Errorf("%s: skip hook wrong", c.conf)

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 )
 
 // Settings are the local.conf settings ztgo honours (service-api.md §11.3).
@@ -36,7 +38,7 @@ type Settings struct {
 // honoured lists the settings keys read; the rest are logged and ignored.
 var honoured = []string{"primaryPort", "secondaryPort", "tertiaryPort", "allowSecondaryPort",
 	"portMappingEnabled", "allowTcpFallbackRelay", "forceTcpRelay", "tcpFallbackRelay", "tcpFallbackAfterMs", "allowManagementFrom", "controllerDbPath",
-	"bind", "interfacePrefixBlacklist", "bindInterfaces"}
+	"bind", "interfacePrefixBlacklist", "bindInterfaces", "defaultBondingPolicy", "policies", "peerSpecificBonds"}
 
 // LocalConf is local.conf. Raw keeps the whole document for /status.
 type LocalConf struct {
@@ -45,6 +47,10 @@ type LocalConf struct {
 	// AllowManagementFrom is settings.allowManagementFrom: the networks
 	// besides loopback that may reach the local API (with the token).
 	AllowManagementFrom []netip.Prefix
+	// Bonding is settings.defaultBondingPolicy, settings.policies and
+	// settings.peerSpecificBonds (spec/multipath.md §14.2); nil or not
+	// InUse means no bonding.
+	Bonding *bond.Config
 	// Bind is settings.bind: local addresses to bind instead of
 	// enumerating interfaces.
 	Bind []netip.Addr
@@ -77,7 +83,7 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON object: %v (fix or remove it)", p, err)
 	}
-	lc := &LocalConf{Raw: raw}
+	lc := &LocalConf{Raw: raw, Bonding: &bond.Config{}}
 	if lc.PhysicalBlacklist, err = physicalBlacklist(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -88,6 +94,19 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 	sb, _ := json.Marshal(s)
 	if err := json.Unmarshal(sb, &lc.Settings); err != nil {
 		return nil, fmt.Errorf("%s: settings: %v", p, err)
+	}
+	// Like 1.14 a bad bonding value is skipped and the rest kept; each
+	// problem is one line saying what to write instead.
+	bc, err := bond.ParseSettings(sb)
+	lc.Bonding = bc
+	if err != nil {
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			log.Warn("local.conf: " + e.Error())
+		}
 	}
 	if lc.Bind, lc.InterfaceDeny, err = linkSettings(s); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)

@@ -151,7 +151,11 @@ func Open(opts Options) (*Node, error) {
 		uopts.TertiaryPortNumber = uint16(*s.TertiaryPort)
 	}
 	udp := transport.NewUDP(uopts)
-	bind, err := transport.NewFallback(udp, fallbackOptions(s, planet))
+	bonding := conf.Bonding.InUse()
+	if bonding && boolOr(s.ForceTcpRelay, false) {
+		log.Warn("local.conf: forceTcpRelay cannot be used with multipath bonding; disabled (as zerotier-one does)")
+	}
+	bind, err := transport.NewFallback(udp, fallbackOptions(s, planet, bonding))
 	if err != nil {
 		log.Warn("tcpFallbackRelay unusable; no TCP fallback", "err", err)
 		bind, _ = transport.NewFallback(udp, transport.FallbackOptions{})
@@ -187,6 +191,14 @@ func Open(opts Options) (*Node, error) {
 		Moons:         moons,
 		Logger:        log,
 		AllowLoopback: opts.AllowLoopback,
+		Bonding:       conf.Bonding,
+		// A bond's links are the interfaces the sockets are bound to.
+		LinkName: func(socket int) string {
+			if info, ok := udp.SocketInfo(socket); ok {
+				return info.Interface
+			}
+			return ""
+		},
 		OnWorld: func(w *world.World) {
 			if err := home.SaveWorld(w); err != nil {
 				log.Warn("cannot save world update", "err", err)

@@ -28,8 +28,59 @@ import (
 // best-path behaviour: the dead path loses once the live one is heard
 // more recently (heartbeats every 14 s), so the gap is bounded by a
 // heartbeat period plus a ping check, not by a failover interval.
-func TestE2ETwoLinks(t *testing.T) {
-	lab := netlab.New(t, "sysctl", "ping")
+func TestE2ETwoLinks(t *testing.T) { twoLinks(t, "", false, false) }
+
+// TestE2EBondActiveBackup is TestE2ETwoLinks with an active-backup bond
+// (failoverInterval 1 s) between a and b: when a's first link goes down
+// the pings must resume within the failover interval (plus the bond's
+// 60 ms tick, a round trip and ping's 50 ms spacing, with slack for a busy
+// machine), where without a bond the gap runs to 19 s.
+func TestE2EBondActiveBackup(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		nft  bool
+	}{{"link down", false}, {"nftables drop", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			const failover = time.Second
+			gap, _ := twoLinks(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}},`, false, c.nft)
+			if limit := failover + 750*time.Millisecond; gap > limit {
+				t.Fatalf("active-backup: no ping reply for %v after the link was cut (%s), want ≤ %v", gap, c.name, limit)
+			}
+		})
+	}
+}
+
+// TestE2EBondBalanceRR: the two links each shaped to 20 Mbit/s (tc tbf on
+// both hosts' interfaces) and a balance-rr bond: one TCP transfer across
+// the ZeroTier network goes faster than one link can carry. Not twice as
+// fast: 65 packets on one link, then 65 on the other, through queues of
+// different depth, reorder TCP's segments (thousands of retransmissions),
+// as with 1.14.1's balance-rr.
+func TestE2EBondBalanceRR(t *testing.T) {
+	const linkRate = 20.0 // Mbit/s
+	_, mbps := twoLinks(t, `"defaultBondingPolicy":"balance-rr",`, true, false)
+	if mbps < 1.1*linkRate {
+		t.Fatalf("balance-rr over two %v Mbit/s links: %.1f Mbit/s, want more than one link's", linkRate, mbps)
+	}
+}
+
+// twoLinks runs the two-link lab with bonding settings (the start of a
+// settings object, "" for none). It returns the gap in ping replies after
+// a's first link goes down (with nft: stays up, but nftables drops
+// everything through it) or, with aggregate, the throughput in Mbit/s of
+// one TCP transfer from a to b with both links shaped to 20 Mbit/s.
+func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration, float64) {
+	tools := []string{"sysctl", "ping"}
+	if nft {
+		tools = append(tools, "nft")
+	}
+	if bonding != "" {
+		tools = append(tools, "iperf3")
+	}
+	if aggregate {
+		tools = append(tools, "tc")
+	}
+	lab := netlab.New(t, tools...)
 	bin := buildZtgo(t)
 	dir := t.TempDir()
 	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
@@ -56,7 +107,7 @@ func TestE2ETwoLinks(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
 	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
 	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
-	conf := `{"settings":{"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
+	conf := `{"settings":{` + bonding + `"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
 	for _, h := range hosts {
 		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
 		if h != root {
@@ -180,6 +231,29 @@ func TestE2ETwoLinks(t *testing.T) {
 	}
 	t.Logf("a→b: %s", da)
 	t.Logf("b→a: %s", db)
+	if aggregate {
+		for _, h := range []*host{a, b} {
+			for _, ifname := range []string{"eth1", "eth2"} {
+				lab.Must(h.ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", "20mbit", "burst", "64kb", "latency", "50ms")
+			}
+		}
+		time.Sleep(16 * time.Second) // past the bond's 15 s trial period
+		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
+		time.Sleep(200 * time.Millisecond)
+		out, err := lab.Run(a.ns, "iperf3", "-c", ztIP["b"], "-t", "10", "-f", "m")
+		pinger.Stop()
+		var mbps float64
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); strings.HasSuffix(line, "receiver") && len(f) >= 8 {
+				fmt.Sscan(f[6], &mbps)
+			}
+		}
+		if err != nil || mbps == 0 {
+			t.Fatalf("iperf3: %v\n%s", err, out)
+		}
+		t.Logf("one TCP transfer over two links of 20 Mbit/s (%s):\n%s\n%s", bonding, lastLines(out, 4), cli(a, "bond", addrOf(b), "show"))
+		return 0, mbps
+	}
 
 	// Take a's first link down and time the silence between replies.
 	preferred := "?"
@@ -189,8 +263,29 @@ func TestE2ETwoLinks(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second) // replies before, to measure from
+	var iperf *netlab.Proc
+	if bonding != "" {
+		// A TCP transfer across the ZeroTier network, running through the
+		// fail-over: it must not break.
+		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
+		time.Sleep(200 * time.Millisecond)
+		iperf = lab.Start(a.ns, "iperf3", "iperf3", "-c", ztIP["b"], "-t", "25", "-b", "20M", "-f", "m")
+		// A bond's new path counts as eligible for its first 15 s
+		// whatever it hears (1.14.1's trial period): fail-over starts
+		// after that.
+		time.Sleep(15 * time.Second)
+	}
 	down := time.Now()
-	lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+	if nft {
+		lab.Must(a.ns, "nft", "add", "table", "inet", "cut")
+		for _, hook := range []string{"input", "output"} {
+			lab.Must(a.ns, "nft", "add", "chain", "inet", "cut", hook, "{ type filter hook "+hook+" priority 0 ; }")
+		}
+		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "input", "iifname", "eth1", "drop")
+		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "output", "oifname", "eth1", "drop")
+	} else {
+		lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+	}
 	if !netlab.Eventually(90*time.Second, 200*time.Millisecond, func() bool {
 		last := replies(pinger.Output())
 		return len(last) > 0 && last[len(last)-1].Sub(down) > 5*time.Second
@@ -215,11 +310,36 @@ func TestE2ETwoLinks(t *testing.T) {
 			now = p.Address
 		}
 	}
-	if !strings.HasPrefix(now, "198.18.2.") {
+	if bonding != "" {
+		// The bond, not the best path, chose where frames went; /peer says
+		// so as 1.14.1 does.
+		var p struct {
+			IsBonded      bool   `json:"isBonded"`
+			Policy        string `json:"bondingPolicyStr"`
+			NumAliveLinks int    `json:"numAliveLinks"`
+			NumTotalLinks int    `json:"numTotalLinks"`
+		}
+		json.Unmarshal([]byte(cli(a, "api", "/peer/"+addrOf(b))), &p)
+		if !p.IsBonded || p.Policy != "active-backup" || p.NumTotalLinks < 2 {
+			t.Errorf("a's peer b: %+v, want an active-backup bond over both links", p)
+		}
+		t.Logf("a's bond to b: %+v\n%s", p, cli(a, "bond", addrOf(b), "show"))
+		if !netlab.Eventually(30*time.Second, 500*time.Millisecond, func() bool { return strings.Contains(iperf.Output(), "iperf Done") }) ||
+			strings.Contains(iperf.Output(), "error") {
+			t.Errorf("the TCP transfer across the fail-over did not complete:\n%s", iperf.Output())
+		} else {
+			// Not asserted yet: in some runs the transfer resumes within
+			// the failover interval, in others it stalls for seconds while
+			// small pings already pass (spec/multipath.md §14.7).
+			stalled := strings.Count(iperf.Output(), "0.00 Bytes")
+			t.Logf("TCP transfer across the fail-over (cut at ~16 s), %d s without a byte:\n%s", stalled, lastLines(iperf.Output(), 32))
+		}
+	} else if !strings.HasPrefix(now, "198.18.2.") {
 		t.Fatalf("after eth1 went down a prefers %s", now)
 	}
 	t.Logf("a's eth1 down (a preferred %s): no ping reply for %v (last %v before, first %v after); a now prefers %s",
 		preferred, after.Sub(before).Round(time.Millisecond), down.Sub(before).Round(time.Millisecond), after.Sub(down).Round(time.Millisecond), now)
+	return after.Sub(before), 0
 }
 
 // replies are the times of ping's replies, from its -D timestamps.

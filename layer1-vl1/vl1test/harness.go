@@ -73,6 +73,9 @@ type Options struct {
 	// RootMoon makes the first root also the root of a moon (Moon), which
 	// the roots orbit; other nodes can orbit it with the root as seed.
 	RootMoon bool
+	// Configure, if set, adjusts each node's engine configuration before
+	// it starts (bonding settings, for instance).
+	Configure func(name string, cfg *vl1.Config)
 }
 
 // Harness is a simulated internet with a private planet.
@@ -177,14 +180,18 @@ func (h *Harness) AddWithIdentity(name string, id *identity.Identity) *Node {
 }
 
 func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, nat *memnet.NAT, root bool) *Node {
-	_, port, err := host.Open(9993)
+	return h.startBind(name, id, &Bind{Host: host}, nat, root)
+}
+
+func (h *Harness) startBind(name string, id *identity.Identity, bind *Bind, nat *memnet.NAT, root bool) *Node {
+	host := bind.Host
+	port, err := bind.open(9993)
 	if err != nil {
 		h.TB.Fatal(err)
 	}
 	var seed [32]byte
 	copy(seed[:], name)
 	seed[31] = byte(h.opts.Seed)
-	bind := &Bind{Host: host}
 	cfg := vl1.Config{Identity: id, Bind: bind, Planet: h.Planet, Now: h.Net.Now, Seed: &seed}
 	if root {
 		cfg.Planet = h.RootPlanet
@@ -195,19 +202,22 @@ func (h *Harness) start(name string, id *identity.Identity, host *memnet.Host, n
 	if h.opts.Upper != nil {
 		cfg.Upper = h.opts.Upper(name)
 	}
+	if h.opts.Configure != nil {
+		h.opts.Configure(name, &cfg)
+	}
 	v, err := vl1.New(cfg)
 	if err != nil {
 		h.TB.Fatal(err)
 	}
 	n := &Node{Node: v, Name: name, Host: host, Bind: bind, NAT: nat, Port: port, h: h, next: h.Net.Elapsed()}
-	host.SetHandler(func(ep transport.Endpoint, data []byte) { v.Receive(ep, data) })
+	bind.setHandler(func(ep transport.Endpoint, data []byte) { v.Receive(ep, data) })
 	h.Nodes = append(h.Nodes, n)
 	return n
 }
 
 // Stop takes a node off the network: its socket closes and its timers stop.
 func (h *Harness) Stop(n *Node) {
-	n.Host.Close()
+	n.Bind.closeLinks()
 	for i, m := range h.Nodes {
 		if m == n {
 			h.Nodes = append(h.Nodes[:i], h.Nodes[i+1:]...)
@@ -230,7 +240,7 @@ func (n *Node) Capture(fn func()) [][]byte {
 func (h *Harness) Restart(n *Node) *Node {
 	h.TB.Helper()
 	root := slices.Contains(h.Roots, n)
-	m := h.start(n.Name, n.Identity(), n.Host, n.NAT, root)
+	m := h.startBind(n.Name, n.Identity(), &Bind{Host: n.Host, links: n.Bind.links, down: n.Bind.down}, n.NAT, root)
 	if root {
 		for i, r := range h.Roots {
 			if r == n {
@@ -301,7 +311,11 @@ func (h *Harness) Describe() string {
 type Bind struct {
 	*memnet.Host
 	Mute atomic.Bool
-	tap  atomic.Pointer[func(ep transport.Endpoint, data []byte)] // read on every send: no lock
+	// A node with several links (AddMultiLink) has a host per link, socket
+	// i on links[i], and a switch per link that cuts it.
+	links []*memnet.Host
+	down  []*atomic.Bool
+	tap   atomic.Pointer[func(ep transport.Endpoint, data []byte)] // read on every send: no lock
 }
 
 // Tap calls fn with every datagram the node sends (nil stops).
@@ -323,12 +337,23 @@ func (b *Bind) Send(bufs [][]byte, ep transport.Endpoint) error {
 	if b.Mute.Load() {
 		return nil
 	}
+	if b.links != nil {
+		return b.sendLinks(bufs, ep)
+	}
 	return b.Host.Send(bufs, ep)
 }
 
 // SendTTL implements transport.TTLSender.
 func (b *Bind) SendTTL(buf []byte, ep transport.Endpoint, ttl int) error {
 	if b.Mute.Load() {
+		return nil
+	}
+	if b.links != nil {
+		for k, l := range b.links {
+			if (ep.Socket == transport.AnySocket || ep.Socket == k) && !b.down[k].Load() && linkOf(ep.Addr.Addr()) == k {
+				_ = l.SendTTL(buf, transport.Endpoint{Addr: ep.Addr}, ttl)
+			}
+		}
 		return nil
 	}
 	return b.Host.SendTTL(buf, ep, ttl)

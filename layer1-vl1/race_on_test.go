@@ -1,0 +1,5 @@
+//go:build race
+
+package vl1_test
+
+const raceEnabled = true
