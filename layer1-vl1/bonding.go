@@ -135,10 +135,35 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, packetID uint64, verb wire
 		}
 	}
 	if k == 0 {
-		pb.b.Sent(now, pb.index(r.path), packetID, verb, size, flow)
+		pa := r.path
+		if r.direct {
+			if pa = pb.fallback(r.path); pa != r.path {
+				dst[0], k = pa, 1
+			}
+		}
+		pb.b.Sent(now, pb.index(pa), packetID, verb, size, flow)
 	}
 	pb.mu.Unlock()
 	return k
+}
+
+// fallback is the path for a packet when the bond is not ready (pb.mu
+// held): the route's path, unless the bond has found that path dead and
+// knows one that is not. 1.14.1 chooses as without a bond there, and so
+// keeps sending into a dead link until the path's 19 s of silence tell —
+// and a two-link bond that lost one link is exactly such a bond. A TCP
+// transfer across an active-backup fail-over stalled on it.
+func (pb *peerBond) fallback(pa *Path) *Path {
+	i := pb.index(pa)
+	if i == bond.NoPath || pb.b.Eligible(i) {
+		return pa
+	}
+	for j, x := range pb.paths {
+		if x != nil && pb.b.Eligible(bond.PathIndex(j)) {
+			return x
+		}
+	}
+	return pa
 }
 
 // bondPickOne is bondPick for a batch (txbatch.go), which picks before it
@@ -155,6 +180,7 @@ func (n *Node) bondPickOne(now int64, p *Peer, r *route, verb wire.Verb, flow bo
 	pb.picks = pb.b.Pick(now, verb, flow, pb.picks[:0])
 	switch len(pb.picks) {
 	case 0:
+		pa = pb.fallback(r.path)
 	case 1:
 		if x := pb.paths[pb.picks[0]]; x != nil {
 			pa = x

@@ -235,6 +235,14 @@ func (b *Bond) AddPath(now int64, k PathKey) (PathIndex, bool) {
 	return NoPath, false
 }
 
+// Eligible reports whether path i may carry traffic: heard from recently
+// enough for the policy. An eligible path may still be outside the bonded
+// set, as the survivor is in a two-link bond after a failure (1.14.1 calls
+// such a bond not ready and chooses paths as without one).
+func (b *Bond) Eligible(i PathIndex) bool {
+	return i >= 0 && int(i) < len(b.paths) && b.paths[i].used && b.paths[i].eligible
+}
+
 // Lookup finds a path's index, or NoPath.
 func (b *Bond) Lookup(k PathKey) PathIndex {
 	for i := range b.paths {
