@@ -147,6 +147,13 @@ func (f *fixture) do(method, path string, body any) (int, map[string]any, string
 }
 
 func (f *fixture) request(member *identity.Identity, nwid uint64, packetID uint64) {
+	f.c.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: packetID, NetworkID: nwid, Metadata: memberMetadata()})
+}
+
+// memberMetadata is what a 1.14.1 member says of itself in a config
+// request: the versions and the rules engine revision the controller
+// looks at.
+func memberMetadata() vl2wire.Dictionary {
 	var md vl2wire.Dictionary
 	md.AddUint64("v", 7)
 	md.AddUint64("majv", 1)
@@ -154,7 +161,7 @@ func (f *fixture) request(member *identity.Identity, nwid uint64, packetID uint6
 	md.AddUint64("revv", 1)
 	md.AddUint64("pv", 12)
 	md.AddUint64("revr", 1)
-	f.c.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: packetID, NetworkID: nwid, Metadata: md})
+	return md
 }
 
 func TestNetworkCreateDefaultsAndStorage(t *testing.T) {

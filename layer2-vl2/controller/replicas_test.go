@@ -185,14 +185,7 @@ func TestReplicaPushesDeauthorization(t *testing.T) {
 		return err == nil && m["authorized"] == true
 	})
 	ask := func(packetID uint64) {
-		var md vl2wire.Dictionary
-		md.AddUint64("v", 7)
-		md.AddUint64("majv", 1)
-		md.AddUint64("minv", 14)
-		md.AddUint64("revv", 1)
-		md.AddUint64("pv", 12)
-		md.AddUint64("revr", 1)
-		b.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: packetID, NetworkID: nwid, Metadata: md})
+		b.HandleConfigRequest(vl2.ConfigRequest{From: member.Public(), PacketID: packetID, NetworkID: nwid, Metadata: memberMetadata()})
 	}
 	ask(7)
 	if got := b.rec.snapshot(); !slices.ContainsFunc(got.configs, func(c sentConfig) bool { return c.packetID == 7 }) || len(got.errors) != 0 {

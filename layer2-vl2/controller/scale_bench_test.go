@@ -145,15 +145,8 @@ func (e *scaleEnv) reopen() *Controller {
 }
 
 func (e *scaleEnv) request(c *Controller, nwid string, i int, packetID uint64) {
-	var md vl2wire.Dictionary
-	md.AddUint64("v", 7)
-	md.AddUint64("majv", 1)
-	md.AddUint64("minv", 14)
-	md.AddUint64("revv", 1)
-	md.AddUint64("pv", 12)
-	md.AddUint64("revr", 1)
 	n, _ := vl2wire.ParseNetworkID(nwid)
-	c.HandleConfigRequest(vl2.ConfigRequest{From: scaleIdentity(e.b, i), PacketID: packetID, NetworkID: n, Metadata: md})
+	c.HandleConfigRequest(vl2.ConfigRequest{From: scaleIdentity(e.b, i), PacketID: packetID, NetworkID: n, Metadata: memberMetadata()})
 }
 
 // percentiles reports the p50 and p99 of durations, in µs, as prefix-p50-µs
