@@ -55,38 +55,14 @@ func TestE2EControllerFailover(t *testing.T) {
 	controller := addrOf(ctl1)
 
 	// The network is made on ctl1 and appears on ctl2 through the database.
-	out := cli(ctl1, "controller", "network", "create", "--json",
-		`{"name":"failover","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.19.10","ipRangeEnd":"10.147.19.250"}],"routes":[{"target":"10.147.19.0/24"}]}`)
-	var netw map[string]any
-	if err := json.Unmarshal([]byte(out), &netw); err != nil {
-		t.Fatalf("network create: %v %q", err, out)
-	}
-	nwid := netw["id"].(string)
+	nwid := createNetwork(t, cli, ctl1, `{"name":"failover","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.19.10","ipRangeEnd":"10.147.19.250"}],"routes":[{"target":"10.147.19.0/24"}]}`)
 	if !netlab.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
 		return strings.Contains(cli(ctl2, "controller", "network", "show", nwid), `"failover"`)
 	}) {
 		t.Fatal("the network made on ctl1 never reached ctl2")
 	}
 	members := []*site{sites["a"], sites["b"], sites["c"]}
-	for _, m := range members {
-		if out := cli(m, "join", nwid); !strings.Contains(out, "200 join OK") {
-			t.Fatalf("join %s: %q", m.name, out)
-		}
-	}
-	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		list := cli(ctl2, "controller", "member", "list", nwid)
-		for _, m := range members {
-			if !strings.Contains(list, addrOf(m)) {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatalf("members never reached the database: %s", cli(ctl2, "controller", "member", "list", nwid))
-	}
-	for _, m := range members {
-		cli(ctl2, "controller", "member", "authorize", nwid, addrOf(m))
-	}
+	joinAuthorized(t, cli, ctl2, nwid, members...)
 	ips := map[string]string{}
 	ipOf := func(m *site) string {
 		for _, line := range strings.Split(cli(m, "listnetworks"), "\n") {

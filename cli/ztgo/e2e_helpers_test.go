@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,4 +69,42 @@ func startSites(t *testing.T, lab *netlab.Lab, bin string, sites map[string]*sit
 func addrOf(s *site) string {
 	b, _ := os.ReadFile(filepath.Join(s.home, "identity.public"))
 	return string(b[:min(len(b), 10)])
+}
+
+// createNetwork makes a network on ctl's controller from a JSON spec and
+// returns its ID.
+func createNetwork(t *testing.T, cli func(*site, ...string) string, ctl *site, spec string) string {
+	t.Helper()
+	out := cli(ctl, "controller", "network", "create", "--json", spec)
+	var netw map[string]any
+	if err := json.Unmarshal([]byte(out), &netw); err != nil {
+		t.Fatalf("network create: %v %q", err, out)
+	}
+	id, _ := netw["id"].(string)
+	return id
+}
+
+// joinAuthorized has members join nwid, waits until ctl's controller lists
+// them all, and authorizes them there.
+func joinAuthorized(t *testing.T, cli func(*site, ...string) string, ctl *site, nwid string, members ...*site) {
+	t.Helper()
+	for _, m := range members {
+		if out := cli(m, "join", nwid); !strings.Contains(out, "200 join OK") {
+			t.Fatalf("join %s: %q", m.name, out)
+		}
+	}
+	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		list := cli(ctl, "controller", "member", "list", nwid)
+		for _, m := range members {
+			if !strings.Contains(list, addrOf(m)) {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("members never reached the controller: %s", cli(ctl, "controller", "member", "list", nwid))
+	}
+	for _, m := range members {
+		cli(ctl, "controller", "member", "authorize", nwid, addrOf(m))
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -70,27 +69,8 @@ func portMappingLab(t *testing.T, mapping bool) {
 	procs, cli := startSites(t, lab, bin, sites, "--log-level", "debug")
 	// A network on the root's controller: direct paths are pushed only
 	// between peers that exchange network traffic (trust).
-	out := cli(sites["root"], "controller", "network", "create", "--json",
-		`{"name":"upnp","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.18.10","ipRangeEnd":"10.147.18.250"}],"routes":[{"target":"10.147.18.0/24"}]}`)
-	var netw map[string]any
-	if err := json.Unmarshal([]byte(out), &netw); err != nil {
-		t.Fatalf("network create: %v %q", err, out)
-	}
-	nwid := netw["id"].(string)
-	for _, m := range []string{"a", "b"} {
-		if out := cli(sites[m], "join", nwid); !strings.Contains(out, "200 join OK") {
-			t.Fatalf("join %s: %q", m, out)
-		}
-	}
-	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		list := cli(sites["root"], "controller", "member", "list", nwid)
-		return strings.Contains(list, addrOf(sites["a"])) && strings.Contains(list, addrOf(sites["b"]))
-	}) {
-		t.Fatal("members never reached the controller")
-	}
-	for _, m := range []string{"a", "b"} {
-		cli(sites["root"], "controller", "member", "authorize", nwid, addrOf(sites[m]))
-	}
+	nwid := createNetwork(t, cli, sites["root"], `{"name":"upnp","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.18.10","ipRangeEnd":"10.147.18.250"}],"routes":[{"target":"10.147.18.0/24"}]}`)
+	joinAuthorized(t, cli, sites["root"], nwid, sites["a"], sites["b"])
 	var ipB string
 	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
 		ready := 0

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -34,27 +33,8 @@ func TestE2ENetworkWithTaps(t *testing.T) {
 	}
 	privatePlanet(t, lab, bin, dir, "5a7e57e2f", "198.18.1.2/9993", sites["root"], homes...)
 	procs, cli := startSites(t, lab, bin, sites)
-	out := cli(sites["ctl"], "controller", "network", "create", "--json",
-		`{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"},{"target":"10.200.0.0/16","via":"10.147.17.1"}]}`)
-	var netw map[string]any
-	if err := json.Unmarshal([]byte(out), &netw); err != nil {
-		t.Fatalf("network create: %v %q", err, out)
-	}
-	nwid := netw["id"].(string)
-	for _, m := range []string{"a", "b"} {
-		if out := cli(sites[m], "join", nwid); !strings.Contains(out, "200 join OK") {
-			t.Fatalf("join %s: %q", m, out)
-		}
-	}
-	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		list := cli(sites["ctl"], "controller", "member", "list", nwid)
-		return strings.Contains(list, addrOf(sites["a"])) && strings.Contains(list, addrOf(sites["b"]))
-	}) {
-		t.Fatal("members never reached the controller")
-	}
-	for _, m := range []string{"a", "b"} {
-		cli(sites["ctl"], "controller", "member", "authorize", nwid, addrOf(sites[m]))
-	}
+	nwid := createNetwork(t, cli, sites["ctl"], `{"name":"e2e","v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"},{"target":"10.200.0.0/16","via":"10.147.17.1"}]}`)
+	joinAuthorized(t, cli, sites["ctl"], nwid, sites["a"], sites["b"])
 	// listnetworks as zerotier-cli prints it: OK with a tap and addresses.
 	ips := map[string][2]string{}
 	for _, m := range []string{"a", "b"} {
