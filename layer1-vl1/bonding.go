@@ -62,11 +62,7 @@ func (n *Node) makeBond(p *Peer) *peerBond {
 // bond's links; a socket on no particular interface (a wildcard bind, an
 // in-memory one) is a link of its own.
 func (n *Node) linkName(socket int) string {
-	if n.linkNameFn != nil {
-		if s := n.linkNameFn(socket); s != "" {
-			return s
-		}
-	} else if si, ok := n.bind.(transport.SocketInfoer); ok {
+	if si, ok := n.bind.(transport.SocketInfoer); ok {
 		if info, ok := si.SocketInfo(socket); ok && info.Interface != "" {
 			return info.Interface
 		}

@@ -87,9 +87,6 @@ type Config struct {
 	// Bonding is local.conf's multipath configuration (bond.ParseSettings);
 	// nil or not InUse means no bonds.
 	Bonding *bond.Config
-	// LinkName names the interface a local socket is bound to, the link a
-	// bond knows a path by; nil or "" means each socket is a link.
-	LinkName func(socket int) string
 }
 
 // Node is one VL1 engine. All methods are safe for concurrent use.
@@ -107,8 +104,6 @@ type Node struct {
 	local    func() []netip.AddrPort
 	version  Version
 	bonding  *bond.Config // immutable
-	// linkNameFn is Config.LinkName.
-	linkNameFn func(socket int) string
 
 	// The data path's view, read without mu (fastpath.go).
 	peerIndex sync.Map // identity.Address -> *Peer, mirrors peers
@@ -182,7 +177,6 @@ func New(cfg Config) (*Node, error) {
 		local:         cfg.LocalAddrs,
 		version:       cfg.Version,
 		bonding:       cfg.Bonding,
-		linkNameFn:    cfg.LinkName,
 		moons:         map[uint64]*world.World{},
 		moonSeeds:     map[uint64]identity.Address{},
 		peers:         map[identity.Address]*Peer{},

@@ -192,13 +192,6 @@ func Open(opts Options) (*Node, error) {
 		Logger:        log,
 		AllowLoopback: opts.AllowLoopback,
 		Bonding:       conf.Bonding,
-		// A bond's links are the interfaces the sockets are bound to.
-		LinkName: func(socket int) string {
-			if info, ok := udp.SocketInfo(socket); ok {
-				return info.Interface
-			}
-			return ""
-		},
 		OnWorld: func(w *world.World) {
 			if err := home.SaveWorld(w); err != nil {
 				log.Warn("cannot save world update", "err", err)
