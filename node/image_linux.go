@@ -16,8 +16,10 @@ import (
 // member never calls), and the kernel maps file pages 64 KB at a time, so
 // a node that has started holds most of its image although its working
 // set is a few megabytes. Dropped pages come back from the page cache or
-// the disk on their next use, one page at a time: MADV_RANDOM turns off
-// read-around, which would map the image back in large chunks. Pages
+// the disk on their next use; MADV_RANDOM turns off read-around, but the
+// kernel still maps a faulting page's cached neighbours with it (64 KB
+// at a time on Linux 6.18 with ext4), so a working set scattered over the
+// image costs more than its size. Pages
 // another process maps too (a second node on the same binary) stay. It returns the bytes of file-backed RSS
 // released, 0 when the kernel refused (before Linux 5.4, or a binary this
 // user may not write).

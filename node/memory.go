@@ -11,28 +11,34 @@ import (
 // given back after ten quiet seconds (layer0-transport). A member that
 // moved a gigabyte and went quiet should look, in top, like one that did
 // not, so when traffic stops the node hands the heap's free pages back too.
+// The check is cheap (one counter read), so it runs often enough that the
+// pages go back within seconds of the last packet: a forced collection of
+// a heap of a few megabytes costs about a millisecond.
 const (
-	memoryCheck = 15 * time.Second
+	memoryCheck = 2 * time.Second
+	// imageSettle is how long after start the program image is released:
+	// start-up (identity, planet, networks, the API) is over by then.
+	imageSettle = 15 * time.Second
 	// busyDatagrams in one check period (a 1 Mbit/s trickle) count as traffic: keepalives,
 	// HELLOs and config refreshes stay far below.
-	busyDatagrams = 2000
+	busyDatagrams = 250
 )
 
 // returnMemory releases the program image's pages once the node has
 // settled after its start (see releaseImage), then frees the heap's idle
-// pages once each time traffic stops.
+// pages and the image's again once each time traffic stops.
 func (n *Node) returnMemory(ctx context.Context) {
 	t := time.NewTicker(memoryCheck)
 	defer t.Stop()
 	w := trafficStop{last: n.VL1.Stats().DatagramsReceived}
-	settled := false
+	start, settled := time.Now(), false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if !settled {
+		if !settled && time.Since(start) >= imageSettle {
 			settled = true
 			if b := releaseImage(); b > 0 {
 				n.log.Debug("released the program image's start-up pages", "bytes", b)
@@ -40,6 +46,12 @@ func (n *Node) returnMemory(ctx context.Context) {
 		}
 		if w.stopped(n.VL1.Stats().DatagramsReceived) {
 			debug.FreeOSMemory()
+			// The burst faulted in code and tables the idle node does not
+			// run; they stay in the page cache, so giving them back costs
+			// the next burst minor faults only.
+			if settled {
+				releaseImage()
+			}
 		}
 	}
 }
