@@ -53,6 +53,11 @@ type Path struct {
 	lastConfirm int64 // confirmation HELLO sent (≤ 1/s)
 	lastEcho    int64 // ECHO answered (≤ 1 per 166 ms)
 	latency     int   // ms, latencyUnknown until measured
+
+	// mtu is the MTU packets sent on this path are fragmented at, 0 for
+	// the node's (1.14.1's Path::_mtu): a bond link's mtu setting or
+	// /bond/setmtu sets it; the data path reads it without the lock.
+	mtu atomic.Uint32
 }
 
 func (pa *Path) alive(now int64) bool { return now-pa.lastReceive.Load() < pathAliveTimeout }

@@ -243,6 +243,16 @@ func (b *Bond) Eligible(i PathIndex) bool {
 	return i >= 0 && int(i) < len(b.paths) && b.paths[i].used && b.paths[i].eligible
 }
 
+// LinkMTU is the mtu configured for path i's link, 0 when none is or the
+// link does not allow the path's address family (Bond::estimatePathQuality
+// copies it to the path, as the engine does).
+func (b *Bond) LinkMTU(i PathIndex) uint16 {
+	if !b.valid(i) || !b.paths[i].allowed() {
+		return 0
+	}
+	return b.paths[i].link.MTU
+}
+
 // Lookup finds a path's index, or NoPath.
 func (b *Bond) Lookup(k PathKey) PathIndex {
 	for i := range b.paths {
