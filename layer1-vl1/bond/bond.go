@@ -140,6 +140,7 @@ type Bond struct {
 	abQueue       [MaxPaths]PathIndex
 	abQueueLen    int
 	lastABChange  int64
+	abChanges     uint64 // times the active path changed (Status.ActiveChanges)
 	lastBGTask    int64
 	lastQuality   int64
 	lastFlowCheck int64
