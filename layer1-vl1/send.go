@@ -88,7 +88,8 @@ func (n *Node) fits(size int) bool {
 const minPathMTU = 68
 
 // mtuFor is the MTU a packet of size bytes is fragmented at on pa: pa's
-// own when it has one (Switch::_sendViaSpecificPath), else the node's.
+// own when it has one (Switch::_sendViaSpecificPath), else the one
+// local.conf's physical networks give its address, else the node's.
 // A path MTU so small that the packet would need more than
 // MaxPacketFragments datagrams is raised, for that packet, to the
 // smallest MTU that keeps it within them (never above the node's): the
@@ -101,7 +102,9 @@ func (n *Node) mtuFor(pa *Path, size int) int {
 	}
 	m := int(pa.mtu.Load())
 	if m == 0 {
-		return n.mtu
+		if m = pa.phys; m == 0 {
+			return n.mtu
+		}
 	}
 	m = max(m, minPathMTU)
 	if wire.FragmentCount(size, m) > wire.MaxPacketFragments {

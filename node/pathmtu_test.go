@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ import (
 // a holds a bond for its leaf) and a leaf b of it over loopback, and waits
 // until a's bond for b holds b's paths (b reaches a on more than one of
 // a's sockets: a path per socket) and no new one has come for half a
-// second. It returns the paths' links.
+// second. It returns the paths' links. Without bonding in conf it waits
+// for a's paths to b (their links are "").
 func bondedRootAndLeaf(t *testing.T, conf string) (a, b *Node, links []string) {
 	t.Helper()
 	rootID, err := identity.Parse(rootSecret(t))
@@ -44,10 +46,12 @@ func bondedRootAndLeaf(t *testing.T, conf string) (a, b *Node, links []string) {
 	t.Cleanup(stopB)
 	bonded := func() []string {
 		var l []string
-		if pi, ok := a.VL1.Peer(b.VL1.Address()); ok && pi.Bond != nil {
+		if pi, ok := a.VL1.Peer(b.VL1.Address()); ok {
 			for _, pa := range pi.Paths {
 				if pa.Bond != nil {
 					l = append(l, pa.Bond.Ifname)
+				} else if !a.VL1.Bonding() {
+					l = append(l, "")
 				}
 			}
 		}
@@ -64,14 +68,19 @@ func bondedRootAndLeaf(t *testing.T, conf string) (a, b *Node, links []string) {
 	return a, b, links
 }
 
-// piecesArriving sends count 1200-byte NOPs from a to b (1228-byte
-// packets: one datagram at the default MTU, three at 600) and returns how
-// many datagrams more than packets b received meanwhile: the fragments.
-func piecesArriving(t *testing.T, a, b *Node, count int) uint64 {
+// piecesArriving sends count NOPs from a to b, 1228-byte packets (one
+// datagram at the default MTU, three at 600) unless size says otherwise,
+// and returns how many datagrams more than packets b received meanwhile:
+// the fragments.
+func piecesArriving(t *testing.T, a, b *Node, count int, size ...int) uint64 {
 	t.Helper()
+	payload := make([]byte, 1200)
+	if len(size) > 0 {
+		payload = make([]byte, size[0]-wire.IdxPayload)
+	}
 	before := b.VL1.Stats()
 	for range count {
-		if _, err := a.VL1.Send(b.VL1.Address(), wire.VerbNOP, make([]byte, 1200), false); err != nil {
+		if _, err := a.VL1.Send(b.VL1.Address(), wire.VerbNOP, payload, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,5 +157,52 @@ func TestBondLinkMTUOnTheWire(t *testing.T) {
 	}
 	if f := piecesArriving(t, a, b, 20); f < 40 {
 		t.Fatalf("link mtu 600: %d fragments for 20 1228-byte packets, want 40", f)
+	}
+}
+
+// TestPhysicalMTUOnTheWire: local.conf's physical.<cidr>.mtu is the MTU of
+// every path to an address in that network, bonded or not: 1420-byte
+// packets cross whole at the default 1432 and in two pieces at 1400
+// (1.14.1's smallest).
+func TestPhysicalMTUOnTheWire(t *testing.T) {
+	a, b, _ := bondedRootAndLeaf(t, `{"settings":{"defaultBondingPolicy":"active-backup","bindInterfaces":false}}`)
+	if f := piecesArriving(t, a, b, 20, 1420); f > 5 {
+		t.Fatalf("no physical mtu: %d fragments for 20 1420-byte packets", f)
+	}
+	a2, b2, _ := bondedRootAndLeaf(t, `{"physical":{"127.0.0.0/8":{"mtu":1000}}}`) // no bond: any path
+	if f := piecesArriving(t, a2, b2, 20, 1420); f < 20 {
+		t.Fatalf("physical 127.0.0.0/8 mtu 1000 (taken as 1400): %d fragments for 20 1420-byte packets, want 20", f)
+	}
+}
+
+// TestPhysicalMTUParse: the networks and MTUs as 1.14.1 orders, clamps
+// and matches them.
+func TestPhysicalMTUParse(t *testing.T) {
+	got := physicalMTU(map[string]any{"physical": map[string]any{
+		"10.1.0.0/16":    map[string]any{"mtu": 9000.0},
+		"10.0.0.0/8":     map[string]any{"mtu": 1500.0},
+		"192.168.0.0/16": map[string]any{"blacklist": true},
+		"172.16.0.0/12":  map[string]any{"mtu": 100.0},
+		"10.2.0.0/16":    map[string]any{"mtu": 20000.0},
+		"2001:db8::/32":  map[string]any{"mtu": 1450.0},
+		"2001:db8::1/64": map[string]any{"mtu": 1450.0}, // host bits: matches nothing in 1.14.1
+		"junk":           map[string]any{"mtu": 1500.0},
+		"10.3.0.0/16":    "not an object",
+	}})
+	want := []vl1.PhysicalMTU{
+		{Network: netip.MustParsePrefix("10.0.0.0/8"), MTU: 1500},
+		{Network: netip.MustParsePrefix("172.16.0.0/12"), MTU: 1400},
+		{Network: netip.MustParsePrefix("10.1.0.0/16"), MTU: 9000},
+		{Network: netip.MustParsePrefix("10.2.0.0/16"), MTU: 10324},
+		{Network: netip.MustParsePrefix("192.168.0.0/16"), MTU: wire.DefaultPhysMTU},
+		{Network: netip.MustParsePrefix("2001:db8::/32"), MTU: 1450},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("physicalMTU:\n got %v\nwant %v", got, want)
+	}
+	// A bare IPv4 address is a /0 in 1.14.1: every IPv4 address.
+	got = physicalMTU(map[string]any{"physical": map[string]any{"1.2.3.4": map[string]any{"mtu": 1400.0}}})
+	if len(got) != 1 || got[0].Network != netip.MustParsePrefix("0.0.0.0/0") {
+		t.Errorf("bare address: %v", got)
 	}
 }
