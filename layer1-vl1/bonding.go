@@ -103,6 +103,7 @@ func (n *Node) syncBond(now int64, p *Peer) {
 		ep := pp.path.ep
 		if i, ok := pb.b.AddPath(now, bond.PathKey{Link: n.linkName(ep.Socket), Socket: ep.Socket, Remote: ep.Addr}); ok {
 			pb.paths[i] = pp.path
+			pb.applyLinkMTU(i)
 			// The packet that taught the path arrived before the bond
 			// knew it; 1.14 records it once the path is nominated.
 			if lr := pp.lr.Load(); lr > 0 {
@@ -112,11 +113,25 @@ func (n *Node) syncBond(now int64, p *Peer) {
 	}
 }
 
-// bondPick chooses the paths a packet to p goes out on and records it as
-// sent on them (packetID is the armored packet's: suite 3 derives it from
-// the tag). It returns the number of paths written to dst, 0 meaning "as
-// without a bond" (the bond is not ready, or the route is relayed).
-func (n *Node) bondPick(now int64, p *Peer, r *route, packetID uint64, verb wire.Verb, size int, flow bond.FlowID, dst *[bond.MaxPaths]*Path) int {
+// applyLinkMTU gives path i the mtu of its link when the link has one
+// (pb.mu held). 1.14.1 does it in every quality estimate, so a link's mtu
+// overrides /bond/setmtu on its paths; the engine does it when the path
+// joins the bond and at every tick.
+func (pb *peerBond) applyLinkMTU(i bond.PathIndex) {
+	if pa := pb.paths[i]; pa != nil {
+		if m := pb.b.LinkMTU(i); m != 0 {
+			pa.mtu.Store(uint32(m))
+		}
+	}
+}
+
+// bondPick chooses the paths a packet to p goes out on, writes them to
+// dst and returns how many: at least one, r's path when the bond has none
+// to offer (it is not ready, or the route is relayed). The caller records
+// the packet on them with bondSent once it is armored (suite 3 derives the
+// packet ID from the tag); between the two the packet is split at their
+// MTU, which must be known before armoring.
+func (n *Node) bondPick(now int64, p *Peer, r *route, verb wire.Verb, flow bond.FlowID, dst *[bond.MaxPaths]*Path) int {
 	pb := p.bond
 	k := 0
 	pb.mu.Lock()
@@ -126,18 +141,14 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, packetID uint64, verb wire
 			if pa := pb.paths[i]; pa != nil {
 				dst[k] = pa
 				k++
-				pb.b.Sent(now, i, packetID, verb, size, flow)
 			}
 		}
 	}
 	if k == 0 {
-		pa := r.path
+		dst[0], k = r.path, 1
 		if r.direct {
-			if pa = pb.fallback(r.path); pa != r.path {
-				dst[0], k = pa, 1
-			}
+			dst[0] = pb.fallback(r.path)
 		}
-		pb.b.Sent(now, pb.index(pa), packetID, verb, size, flow)
 	}
 	pb.mu.Unlock()
 	return k
@@ -188,11 +199,14 @@ func (n *Node) bondPickOne(now int64, p *Peer, r *route, verb wire.Verb, flow bo
 	return pa
 }
 
-// bondSent records a packet sent on pa.
-func (n *Node) bondSent(now int64, p *Peer, pa *Path, packetID uint64, verb wire.Verb, size int, flow bond.FlowID) {
+// bondSent records a packet sent on the paths to (a path the bond does
+// not hold is recorded as on none).
+func (n *Node) bondSent(now int64, p *Peer, to []*Path, packetID uint64, verb wire.Verb, size int, flow bond.FlowID) {
 	pb := p.bond
 	pb.mu.Lock()
-	pb.b.Sent(now, pb.index(pa), packetID, verb, size, flow)
+	for _, pa := range to {
+		pb.b.Sent(now, pb.index(pa), packetID, verb, size, flow)
+	}
 	pb.mu.Unlock()
 }
 
@@ -244,6 +258,9 @@ func (n *Node) bondTick(now int64) {
 		}
 		pb.mu.Lock()
 		pb.acts = pb.b.Tick(now, pb.acts[:0])
+		for i := range pb.paths {
+			pb.applyLinkMTU(bond.PathIndex(i))
+		}
 		for _, a := range pb.acts {
 			pa := pb.paths[a.Path]
 			if pa == nil {

@@ -34,6 +34,12 @@ func udpFrame(sport, dport uint16) []byte {
 // waits until each holds a path per link to the other.
 func bondedPair(t testing.TB, settings string) (*vl1test.Harness, *vl1test.Node, *vl1test.Node) {
 	t.Helper()
+	return bondedPairUpper(t, settings, nil)
+}
+
+// bondedPairUpper is bondedPair with up as b's upper layer.
+func bondedPairUpper(t testing.TB, settings string, up vl1.Upper) (*vl1test.Harness, *vl1test.Node, *vl1test.Node) {
+	t.Helper()
 	cfg, err := bond.ParseSettings([]byte(settings))
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +47,9 @@ func bondedPair(t testing.TB, settings string) (*vl1test.Harness, *vl1test.Node,
 	h := vl1test.New(t, vl1test.Options{Seed: 15, Configure: func(name string, c *vl1.Config) {
 		if name == "a" || name == "b" {
 			c.Bonding = cfg
+		}
+		if name == "b" && up != nil {
+			c.Upper = up
 		}
 	}})
 	a, b := h.AddMultiLink("a", 2), h.AddMultiLink("b", 2)

@@ -148,33 +148,77 @@ func (n *Node) sendDirect(now int64, p *Peer, r *route, verb wire.Verb, payload 
 	return n.armorAndSend(now, p, pkt, r, expectsReply(verb), flow)
 }
 
-// armorAndSend armors pkt in place, splits it at the MTU and hands the
-// datagrams to the transport, all without the lock.
+// armorAndSend armors pkt in place, splits it at the MTU of the path it
+// goes on and hands the datagrams to the transport, all without the lock.
 // A bonded peer's packet goes where its bond says (flow is the inner
 // frame's, for the flow-hashing policies).
 func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, r *route, expect bool, flow bond.FlowID) uint64 {
+	if p.bond != nil {
+		return n.sendBonded(now, p, pkt, r, expect, flow)
+	}
 	verb, code := sentKind(pkt)
-	size := len(pkt) - wire.IdxPayload
-	id, ok := n.seal(pkt, p.keys, r.suite, expect)
+	mtu := n.mtuFor(r.path, len(pkt))
+	id, ok := n.seal(pkt, p.keys, r.suite, expect, mtu)
 	if !ok {
 		return 0
 	}
 	sb := sendBatchPool.Get().(*sendBatch)
-	bufs := append(sb.bufs[:0], pkt[:min(len(pkt), n.mtu)])
-	for i := 1; i < wire.FragmentCount(len(pkt), n.mtu); i++ {
-		fb := fragPool.Get().(*[]byte)
-		sb.frags[i] = fb
-		*fb = wire.AppendFragment((*fb)[:0], pkt, n.mtu, i)
-		bufs = append(bufs, *fb)
+	if err := n.bind.Send(sb.split(pkt, mtu), r.path.ep); err != nil {
+		n.stats.SendErrors.Add(1)
 	}
-	if p.bond != nil {
-		n.sendBonded(now, p, r, id, verb, size, flow, bufs)
-	} else {
-		if err := n.bind.Send(bufs, r.path.ep); err != nil {
+	stamp(&r.path.lastSend, now)
+	sb.release()
+	n.stats.countSent(verb, code)
+	return id
+}
+
+// sendBonded is armorAndSend for a bonded peer: the bond picks the paths
+// first (r's path when it has none to offer), the packet is split at the
+// smallest of their MTUs — the fragmented flag is authenticated, so every
+// copy is split alike — and is recorded as sent on each with its armored
+// ID before it goes.
+func (n *Node) sendBonded(now int64, p *Peer, pkt wire.Packet, r *route, expect bool, flow bond.FlowID) uint64 {
+	verb, code := sentKind(pkt)
+	size := len(pkt) - wire.IdxPayload
+	var to [bond.MaxPaths]*Path
+	k := n.bondPick(now, p, r, verb, flow, &to)
+	mtu := n.mtuFor(to[0], len(pkt))
+	for _, pa := range to[1:k] {
+		mtu = min(mtu, n.mtuFor(pa, len(pkt)))
+	}
+	id, ok := n.seal(pkt, p.keys, r.suite, expect, mtu)
+	if !ok {
+		return 0
+	}
+	n.bondSent(now, p, to[:k], id, verb, size, flow)
+	sb := sendBatchPool.Get().(*sendBatch)
+	bufs := sb.split(pkt, mtu)
+	for _, pa := range to[:k] {
+		if err := n.bind.Send(bufs, pa.ep); err != nil {
 			n.stats.SendErrors.Add(1)
 		}
-		stamp(&r.path.lastSend, now)
+		stamp(&pa.lastSend, now)
 	}
+	sb.release()
+	n.stats.countSent(verb, code)
+	return id
+}
+
+// split returns the datagrams of the armored pkt at mtu: the head, which
+// shares pkt's storage, and fragments in pooled buffers.
+func (sb *sendBatch) split(pkt wire.Packet, mtu int) [][]byte {
+	bufs := append(sb.bufs[:0], pkt[:min(len(pkt), mtu)])
+	for i := 1; i < wire.FragmentCount(len(pkt), mtu); i++ {
+		fb := fragPool.Get().(*[]byte)
+		sb.frags[i] = fb
+		*fb = wire.AppendFragment((*fb)[:0], pkt, mtu, i)
+		bufs = append(bufs, *fb)
+	}
+	return bufs
+}
+
+// release returns sb and its fragment buffers to their pools.
+func (sb *sendBatch) release() {
 	for i, fb := range sb.frags {
 		if fb != nil {
 			fragPool.Put(fb)
@@ -183,24 +227,6 @@ func (n *Node) armorAndSend(now int64, p *Peer, pkt wire.Packet, r *route, expec
 	}
 	clear(sb.bufs[:])
 	sendBatchPool.Put(sb)
-	n.stats.countSent(verb, code)
-	return id
-}
-
-// sendBonded sends one armored packet's datagrams on the paths p's bond
-// picks, or on r's path when the bond has none to offer.
-func (n *Node) sendBonded(now int64, p *Peer, r *route, id uint64, verb wire.Verb, size int, flow bond.FlowID, bufs [][]byte) {
-	var to [bond.MaxPaths]*Path
-	k := n.bondPick(now, p, r, id, verb, size, flow, &to)
-	if k == 0 {
-		to[0], k = r.path, 1
-	}
-	for _, pa := range to[:k] {
-		if err := n.bind.Send(bufs, pa.ep); err != nil {
-			n.stats.SendErrors.Add(1)
-		}
-		stamp(&pa.lastSend, now)
-	}
 }
 
 var (
@@ -314,15 +340,16 @@ func (n *Node) sendOutbox(out []outgoing) {
 	}
 }
 
-// queueDatagrams copies a packet's datagrams into the outbox (n.mu held).
-func (n *Node) queueDatagrams(ep transport.Endpoint, pkt wire.Packet) {
+// queueDatagrams copies a packet's datagrams, split at mtu, into the
+// outbox (n.mu held).
+func (n *Node) queueDatagrams(ep transport.Endpoint, pkt wire.Packet, mtu int) {
 	o := outgoing{ep: ep}
 	first := fragPool.Get().(*[]byte)
-	*first = append((*first)[:0], pkt[:min(len(pkt), n.mtu)]...)
+	*first = append((*first)[:0], pkt[:min(len(pkt), mtu)]...)
 	o.bufs = append(o.bufs, first)
-	for i := 1; i < wire.FragmentCount(len(pkt), n.mtu); i++ {
+	for i := 1; i < wire.FragmentCount(len(pkt), mtu); i++ {
 		fb := fragPool.Get().(*[]byte)
-		*fb = wire.AppendFragment((*fb)[:0], pkt, n.mtu, i)
+		*fb = wire.AppendFragment((*fb)[:0], pkt, mtu, i)
 		o.bufs = append(o.bufs, fb)
 	}
 	n.outbox = append(n.outbox, o)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,17 @@ type Config struct {
 	// Bonding is local.conf's multipath configuration (bond.ParseSettings);
 	// nil or not InUse means no bonds.
 	Bonding *bond.Config
+	// PhysicalMTU is local.conf's physical.<cidr>.mtu, in the order
+	// 1.14.1 consults it: a path to an address in one of the networks is
+	// sent on at the first such network's MTU, unless the path has an MTU
+	// of its own (a bond link's mtu, /bond/setmtu).
+	PhysicalMTU []PhysicalMTU
+}
+
+// PhysicalMTU is the MTU of paths to addresses in Network.
+type PhysicalMTU struct {
+	Network netip.Prefix
+	MTU     int
 }
 
 // Node is one VL1 engine. All methods are safe for concurrent use.
@@ -99,6 +111,7 @@ type Node struct {
 	log      *slog.Logger
 	clock    func() time.Time
 	mtu      int
+	physMTU  []PhysicalMTU
 	loopback bool
 	onWorld  func(*world.World)
 	local    func() []netip.AddrPort
@@ -172,6 +185,7 @@ func New(cfg Config) (*Node, error) {
 		log:           cfg.Logger,
 		clock:         cfg.Now,
 		mtu:           cfg.MTU,
+		physMTU:       slices.Clone(cfg.PhysicalMTU),
 		loopback:      cfg.AllowLoopback,
 		onWorld:       cfg.OnWorld,
 		local:         cfg.LocalAddrs,

@@ -53,6 +53,14 @@ type Path struct {
 	lastConfirm int64 // confirmation HELLO sent (≤ 1/s)
 	lastEcho    int64 // ECHO answered (≤ 1 per 166 ms)
 	latency     int   // ms, latencyUnknown until measured
+
+	// mtu is the MTU packets sent on this path are fragmented at, 0 for
+	// the node's (1.14.1's Path::_mtu): a bond link's mtu setting or
+	// /bond/setmtu sets it; the data path reads it without the lock.
+	mtu atomic.Uint32
+	// phys is the MTU local.conf's physical networks give the remote
+	// address (Config.PhysicalMTU), 0 for none; fixed at creation.
+	phys int
 }
 
 func (pa *Path) alive(now int64) bool { return now-pa.lastReceive.Load() < pathAliveTimeout }
@@ -139,11 +147,23 @@ func (n *Node) pathFor(ep transport.Endpoint) *Path {
 			n.stats.RateGated.Add(1)
 			return nil
 		}
-		pa = &Path{ep: ep, latency: latencyUnknown}
+		pa = &Path{ep: ep, latency: latencyUnknown, phys: n.physicalMTU(ep.Addr.Addr())}
 		n.paths[ep] = pa
 		n.pathIndex.Store(ep, pa)
 	}
 	return pa
+}
+
+// physicalMTU is the MTU of the first configured physical network that
+// holds a (Topology::getOutboundPathInfo), 0 when none does.
+func (n *Node) physicalMTU(a netip.Addr) int {
+	a = a.Unmap()
+	for _, p := range n.physMTU {
+		if p.Network.Contains(a) {
+			return p.MTU
+		}
+	}
+	return 0
 }
 
 const (

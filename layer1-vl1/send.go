@@ -75,20 +75,56 @@ func (n *Node) build(p *Peer, verb wire.Verb, payload []byte, compress bool) wir
 
 // fits reports whether a packet of size bytes can be sent at our MTU: at
 // most MaxPacketFragments datagrams (at the default MTU that is 9928
-// bytes, less than the 10024 a packet may have).
+// bytes, less than the 10024 a packet may have). A packet that fits is
+// sent on any path, whatever the path's MTU (mtuFor).
 func (n *Node) fits(size int) bool {
 	return wire.FragmentCount(size, n.mtu) <= wire.MaxPacketFragments
 }
 
-// seal marks pkt fragmented if the MTU needs it, armors it in place and,
+// minPathMTU is the smallest MTU a path's setting is taken as: the
+// smallest /bond/setmtu accepts (and IPv4's minimum), which leaves room
+// for a packet's header in the head. A bond link's mtu is not checked by
+// 1.14.1 at all.
+const minPathMTU = 68
+
+// mtuFor is the MTU a packet of size bytes is fragmented at on pa: pa's
+// own when it has one (Switch::_sendViaSpecificPath), else the one
+// local.conf's physical networks give its address, else the node's.
+// A path MTU so small that the packet would need more than
+// MaxPacketFragments datagrams is raised, for that packet, to the
+// smallest MTU that keeps it within them (never above the node's): the
+// receiver's reassembly, 1.14.1's and ours, drops a packet announcing more
+// pieces, which is what 1.14.1 sends there. The IP layer fragments the
+// larger datagrams if the link needs it.
+func (n *Node) mtuFor(pa *Path, size int) int {
+	if pa == nil {
+		return n.mtu
+	}
+	m := int(pa.mtu.Load())
+	if m == 0 {
+		if m = pa.phys; m == 0 {
+			return n.mtu
+		}
+	}
+	m = max(m, minPathMTU)
+	if wire.FragmentCount(size, m) > wire.MaxPacketFragments {
+		// size <= m + (Max-1)(m-16), the head and Max-1 fragments
+		need := (size + (wire.MaxPacketFragments-1)*wire.FragmentHeaderLength + wire.MaxPacketFragments - 1) / wire.MaxPacketFragments
+		m = max(m, min(need, n.mtu))
+	}
+	return m
+}
+
+// seal marks pkt fragmented if mtu needs it, armors it in place and,
 // when a reply is expected, remembers its wire ID, which it returns (for
-// suite 3 the ID is part of the tag). It takes no lock.
-func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expect bool) (uint64, bool) {
-	if !n.fits(len(pkt)) {
+// suite 3 the ID is part of the tag). It takes no lock. The packet must
+// then be split at the same mtu: the fragmented flag is authenticated.
+func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expect bool, mtu int) (uint64, bool) {
+	if wire.FragmentCount(len(pkt), mtu) > wire.MaxPacketFragments {
 		n.stats.SendErrors.Add(1)
 		return 0, false
 	}
-	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), n.mtu))
+	pkt.SetFragmented(wire.NeedsFragmenting(len(pkt), mtu))
 	if err := wire.Armor(pkt, k, suite); err != nil {
 		n.stats.SendErrors.Add(1)
 		return 0, false
@@ -100,15 +136,21 @@ func (n *Node) seal(pkt wire.Packet, k *wire.Keys, suite wire.CipherSuite, expec
 	return id, true
 }
 
-// transmit armors pkt for p (n.mu held), fragments it at the MTU and
-// queues it for ep; unlock sends it once the lock is released.
+// transmit armors pkt for p (n.mu held), fragments it at pa's MTU and
+// queues it for ep; unlock sends it once the lock is released. pa is ep's
+// path, or nil; a packet out of every socket (ep.Socket is AnySocket)
+// goes at the node's MTU.
 func (n *Node) transmit(now int64, p *Peer, pkt wire.Packet, suite wire.CipherSuite, ep transport.Endpoint, pa *Path, expect bool) uint64 {
 	verb, code := sentKind(pkt)
-	id, ok := n.seal(pkt, p.keys, suite, expect)
+	mtu := n.mtu
+	if ep.Socket != transport.AnySocket {
+		mtu = n.mtuFor(pa, len(pkt))
+	}
+	id, ok := n.seal(pkt, p.keys, suite, expect, mtu)
 	if !ok {
 		return 0
 	}
-	n.queueDatagrams(ep, pkt)
+	n.queueDatagrams(ep, pkt, mtu)
 	n.stats.countSent(verb, code)
 	if pa != nil {
 		pa.lastSend.Store(now)

@@ -412,26 +412,30 @@ func (n *Node) BestUpstream() identity.Address {
 	return 0
 }
 
-// SetBondMTU is /bond/setmtu (Bond::setAllMtuByTuple): it reports whether
-// any bonded path is on link ifname to remote IP ip. 1.14 then sends on
-// those paths at that MTU; ztgo fragments at the node's MTU on every path
-// and only answers whether the link exists.
+// SetBondMTU is /bond/setmtu (Bond::setAllMtuByTuple): every bonded path
+// on link ifname to remote IP ip is sent on at mtu from now on (a link's
+// own mtu setting, when it has one, takes over again at the next tick, as
+// in 1.14.1). It reports whether there was any such path.
 func (n *Node) SetBondMTU(mtu int, ifname, ip string) bool {
 	now := n.now()
 	n.mu.Lock()
 	defer n.unlock()
 	found := false
 	for _, p := range n.peers {
-		if p.bond == nil {
+		pb := p.bond
+		if pb == nil {
 			continue
 		}
-		p.bond.mu.Lock()
-		for _, ps := range p.bond.b.Status(now).Paths {
+		pb.mu.Lock()
+		for _, ps := range pb.b.Status(now).Paths {
 			if ps.Key.Link == ifname && ps.Key.Remote.Addr().Unmap().String() == ip {
 				found = true
+				if i := pb.b.Lookup(ps.Key); i != bond.NoPath && pb.paths[i] != nil {
+					pb.paths[i].mtu.Store(uint32(mtu))
+				}
 			}
 		}
-		p.bond.mu.Unlock()
+		pb.mu.Unlock()
 	}
 	return found
 }

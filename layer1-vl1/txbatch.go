@@ -36,6 +36,7 @@ type txItem struct {
 	p      *Peer
 	r      *route
 	pa     *Path // r's path, or the one the peer's bond picked
+	mtu    int   // pa's MTU for this packet (mtuFor), read once
 	flow   bond.FlowID
 	pkt    wire.Packet
 	expect bool
@@ -77,7 +78,7 @@ func (b *TxBatch) Add(dst identity.Address, verb wire.Verb, buf []byte, start, e
 	}
 	pkt := wire.NewPacket(buf[start-HeaderRoom:start-HeaderRoom], n.packetID(), dst, n.addr, verb)
 	pkt = pkt[:HeaderRoom+end-start]
-	b.items = append(b.items, txItem{p: p, r: r, pa: pa, flow: flow, pkt: pkt, expect: expectsReply(verb), verb: verb})
+	b.items = append(b.items, txItem{p: p, r: r, pa: pa, mtu: n.mtuFor(pa, len(pkt)), flow: flow, pkt: pkt, expect: expectsReply(verb), verb: verb})
 	return true
 }
 
@@ -87,7 +88,7 @@ func (b *TxBatch) Len() int { return len(b.items) }
 func (b *TxBatch) armorRange(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		it := &b.items[i]
-		if _, ok := b.n.seal(it.pkt, it.p.keys, it.r.suite, it.expect); !ok {
+		if _, ok := b.n.seal(it.pkt, it.p.keys, it.r.suite, it.expect, it.mtu); !ok {
 			it.pkt = nil
 		}
 	}
@@ -135,26 +136,25 @@ func (b *TxBatch) spread() {
 
 // sendPath sends the datagrams of every unsent packet on pa, starting at
 // item first, in groups of txGroup: all heads, then all second pieces, and
-// so on.
+// so on. Each packet is split at the MTU it was sealed for.
 func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 	n := b.n
-	mtu := n.mtu
 	var group [txGroup]*txItem
 	flush := func(g []*txItem) {
 		bufs := b.bufs[:0]
 		for piece := 0; ; piece++ {
 			more := false
 			for _, it := range g {
-				if piece >= wire.FragmentCount(len(it.pkt), mtu) {
+				if piece >= wire.FragmentCount(len(it.pkt), it.mtu) {
 					continue
 				}
 				more = true
 				if piece == 0 {
-					bufs = append(bufs, it.pkt[:min(len(it.pkt), mtu)])
+					bufs = append(bufs, it.pkt[:min(len(it.pkt), it.mtu)])
 					continue
 				}
 				fb := fragPool.Get().(*[]byte)
-				*fb = wire.AppendFragment((*fb)[:0], it.pkt, mtu, piece)
+				*fb = wire.AppendFragment((*fb)[:0], it.pkt, it.mtu, piece)
 				b.frags = append(b.frags, fb)
 				bufs = append(bufs, *fb)
 			}
@@ -182,7 +182,7 @@ func (b *TxBatch) sendPath(now int64, pa *Path, first int) {
 			continue
 		}
 		if it.p.bond != nil {
-			n.bondSent(now, it.p, pa, it.pkt.ID(), it.verb, len(it.pkt)-wire.IdxPayload, it.flow)
+			n.bondSent(now, it.p, []*Path{pa}, it.pkt.ID(), it.verb, len(it.pkt)-wire.IdxPayload, it.flow)
 		}
 		group[k] = it
 		k++

@@ -81,7 +81,6 @@ func (n *Node) bondSetMTU(w http.ResponseWriter, r *http.Request) {
 		bondReply(w, http.StatusBadRequest, "Unable to find specified link")
 		return
 	}
-	n.log.Warn("bond setmtu: the link is known, but ztgo still fragments at the node's MTU on every path", "mtu", mtu, "iface", r.PathValue("iface"), "ip", r.PathValue("ip"))
 	bondReply(w, http.StatusOK, "{}")
 }
 

@@ -1,11 +1,15 @@
 package node
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	transport "github.com/ztgo/ztgo/layer0-transport"
+	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
 // Binding to links (service-api.md §11.3, spec/links.md): settings.bind
@@ -68,6 +72,79 @@ func physicalBlacklist(raw map[string]any) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// 1.14.1's physical path MTU limits (ZT_MIN_PHYSMTU, ZT_MAX_PHYSMTU) and
+// how many physical networks it keeps (ZT_MAX_CONFIGURABLE_PATHS).
+const (
+	minPhysMTU           = 1400
+	maxPhysMTU           = 10100 + 224
+	maxConfigurablePaths = 32
+)
+
+// physicalMTU reads physical.<cidr>.mtu as OneService and Topology do:
+// every entry that names an address (with or without /bits) takes part,
+// its mtu clamped to 1400..10324 and 0 or absent meaning 1432, and an
+// address is given the MTU of the first entry containing it, entries
+// ordered by family and then prefix length (InetAddress's order puts the
+// length first, so the widest network wins). Only the first 32 count.
+// The networks are rewritten so that netip's Contains agrees with
+// InetAddress::containsAddress: an IPv4 /0 holds every IPv4 address, an
+// IPv6 entry with host bits set holds none.
+func physicalMTU(raw map[string]any) []vl1.PhysicalMTU {
+	phys, _ := raw["physical"].(map[string]any)
+	type entry struct {
+		p   netip.Prefix
+		mtu int
+	}
+	var es []entry
+	for k, v := range phys {
+		e, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		p, err := netip.ParsePrefix(k)
+		if err != nil {
+			a, err := netip.ParseAddr(k)
+			if err != nil {
+				continue
+			}
+			p = netip.PrefixFrom(a, 0)
+		}
+		mtu, _ := e["mtu"].(float64)
+		m := int(mtu)
+		switch {
+		case m <= 0:
+			m = wire.DefaultPhysMTU
+		case m < minPhysMTU:
+			m = minPhysMTU
+		case m > maxPhysMTU:
+			m = maxPhysMTU
+		}
+		es = append(es, entry{p, m})
+	}
+	slices.SortFunc(es, func(x, y entry) int {
+		if c := cmp.Compare(b2i(x.p.Addr().Is6()), b2i(y.p.Addr().Is6())); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.p.Bits(), y.p.Bits()); c != 0 {
+			return c
+		}
+		return x.p.Addr().Compare(y.p.Addr())
+	})
+	var out []vl1.PhysicalMTU
+	for i, e := range es {
+		if i == maxConfigurablePaths {
+			break
+		}
+		p := e.p
+		if p.Addr().Is6() && p.Masked() != p {
+			continue // 1.14.1 compares the masked address with the unmasked network: no match
+		}
+		out = append(out, vl1.PhysicalMTU{Network: p.Masked(), MTU: e.mtu})
+	}
+	return out
 }
 
 // parseBindAddr reads "ip" or 1.14.1's "ip/port" (the port is ignored:

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 
+	vl1 "github.com/ztgo/ztgo/layer1-vl1"
 	"github.com/ztgo/ztgo/layer1-vl1/bond"
 )
 
@@ -59,6 +60,9 @@ type LocalConf struct {
 	// PhysicalBlacklist are the physical networks with "blacklist": true:
 	// no local address inside them is bound.
 	PhysicalBlacklist []netip.Prefix
+	// PhysicalMTU is physical.<cidr>.mtu, as the engine consults it
+	// (physicalMTU).
+	PhysicalMTU []vl1.PhysicalMTU
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -87,6 +91,7 @@ func (h Home) LoadLocalConf(log *slog.Logger) (*LocalConf, error) {
 	if lc.PhysicalBlacklist, err = physicalBlacklist(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
+	lc.PhysicalMTU = physicalMTU(raw)
 	s, _ := raw["settings"].(map[string]any)
 	if s == nil {
 		return lc, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	vl1 "github.com/ztgo/ztgo/layer1-vl1"
+	"github.com/ztgo/ztgo/layer1-vl1/bond"
 	"github.com/ztgo/ztgo/layer1-vl1/wire"
 )
 
@@ -49,6 +50,11 @@ var (
 	descWhoisAns  = prometheus.NewDesc("ztgo_whois_answered_total", "WHOIS requests answered", nil, nil)
 	descSendErr   = prometheus.NewDesc("ztgo_send_errors_total", "sends the physical link refused", nil, nil)
 	descLatency   = prometheus.NewDesc("ztgo_peer_latency_ms", "current latency to a leaf peer (ms)", []string{"node_id"}, nil)
+
+	descBondBonded    = prometheus.NewDesc("ztgo_bond_path_bonded", "1 if the peer's bond sends on the path (its bonded set)", []string{"node_id", "link", "path"}, nil)
+	descBondEligible  = prometheus.NewDesc("ztgo_bond_path_eligible", "1 if the path is eligible for the peer's bond", []string{"node_id", "link", "path"}, nil)
+	descBondLatency   = prometheus.NewDesc("ztgo_bond_path_latency_ms", "mean latency the peer's bond measured on the path (ms)", []string{"node_id", "link", "path"}, nil)
+	descBondFailovers = prometheus.NewDesc("ztgo_bond_failovers_total", "times active-backup made another path the active one", []string{"node_id"}, nil)
 
 	descGSOMsgs   = prometheus.NewDesc("ztgo_udp_gso_messages_total", "UDP GSO sends", nil, nil)
 	descGSODgrams = prometheus.NewDesc("ztgo_udp_gso_datagrams_total", "datagrams sent in UDP GSO sends", nil, nil)
@@ -97,6 +103,7 @@ func (metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		descPacket, descPacketError, descData, descNumNetworks, descGroups, descNetPackets, descPathCount,
 		descCtlNetworks, descCtlMembers, descCtlRequests, descCtlNetChg, descCtlMemChg, descCtlAuths, descCtlDeauths,
 		descPackets, descDatagrams, descDropped, descRelayed, descRdv, descWhoisAns, descSendErr, descLatency,
+		descBondBonded, descBondEligible, descBondLatency, descBondFailovers,
 		descGSOMsgs, descGSODgrams, descGSOOff, descGROMsgs, descGRODgrams, descTCPSent, descTCPConn, descTCPTO,
 	} {
 		ch <- d
@@ -198,6 +205,17 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.Role == vl1.RoleLeaf && p.Latency >= 0 {
 			gauge(descLatency, p.Latency, id)
 		}
+		if p.Bond != nil {
+			if p.Bond.PolicyCode == int(bond.PolicyActiveBackup) {
+				counter(descBondFailovers, p.Bond.ActiveChanges, id)
+			}
+			for _, ps := range p.Bond.Paths {
+				path := ps.Key.Remote.String()
+				gauge(descBondBonded, b2i(ps.Bonded), id, ps.Ifname, path)
+				gauge(descBondEligible, b2i(ps.Eligible), id, ps.Ifname, path)
+				ch <- prometheus.MustNewConstMetric(descBondLatency, prometheus.GaugeValue, float64(ps.LatencyMean), id, ps.Ifname, path)
+			}
+		}
 	}
 
 	if n.Controller != nil {
@@ -210,6 +228,13 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descCtlAuths, cs.MemberAuths)
 		counter(descCtlDeauths, cs.MemberDeauths)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // metricsHandler serves the node's metrics in the Prometheus exposition

@@ -234,3 +234,46 @@ func histogram(fams map[string]*dto.MetricFamily, name, label, v string) *dto.Hi
 	}
 	return nil
 }
+
+// TestMetricsBond: a bonded peer has its bond's series — per path, bonded,
+// eligible and latency; per peer, active-backup's fail-overs — labelled
+// with the peer, the link and the path; an unbonded peer has none.
+func TestMetricsBond(t *testing.T) {
+	a, b, links := bondedRootAndLeaf(t, `{"settings":{"defaultBondingPolicy":"active-backup","bindInterfaces":false}}`)
+	ifname := links[0]
+	leaf := b.VL1.Address().String()
+	pi, _ := a.VL1.Peer(b.VL1.Address())
+	var path string
+	for _, ps := range pi.Bond.Paths {
+		if ps.Ifname == ifname {
+			path = ps.Key.Remote.String()
+		}
+	}
+	fams, body := scrape(t, a)
+	for _, want := range []string{
+		"# HELP ztgo_bond_path_bonded 1 if the peer's bond sends on the path (its bonded set)\n# TYPE ztgo_bond_path_bonded gauge\n",
+		"# HELP ztgo_bond_path_eligible 1 if the path is eligible for the peer's bond\n# TYPE ztgo_bond_path_eligible gauge\n",
+		"# HELP ztgo_bond_path_latency_ms mean latency the peer's bond measured on the path (ms)\n# TYPE ztgo_bond_path_latency_ms gauge\n",
+		"# HELP ztgo_bond_failovers_total times active-backup made another path the active one\n# TYPE ztgo_bond_failovers_total counter\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	for _, name := range []string{"ztgo_bond_path_bonded", "ztgo_bond_path_eligible", "ztgo_bond_path_latency_ms"} {
+		if _, ok := value(fams, name, "node_id", leaf, "link", ifname, "path", path); !ok {
+			t.Errorf("no %s{node_id=%q,link=%q,path=%q}:\n%s", name, leaf, ifname, path, body)
+		}
+	}
+	// A path in its trial period is eligible.
+	if v, _ := value(fams, "ztgo_bond_path_eligible", "node_id", leaf, "link", ifname, "path", path); v != 1 {
+		t.Errorf("ztgo_bond_path_eligible %v, want 1", v)
+	}
+	if v, ok := value(fams, "ztgo_bond_failovers_total", "node_id", leaf); !ok || v != 0 {
+		t.Errorf("ztgo_bond_failovers_total %v (%v), want 0", v, ok)
+	}
+	// b bonds nothing (bonding is off there).
+	if _, body := scrape(t, b); strings.Contains(body, "ztgo_bond_path_bonded{") || strings.Contains(body, "ztgo_bond_failovers_total{") {
+		t.Errorf("an unbonded node serves bond series:\n%s", body)
+	}
+}

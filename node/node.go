@@ -192,6 +192,7 @@ func Open(opts Options) (*Node, error) {
 		Logger:        log,
 		AllowLoopback: opts.AllowLoopback,
 		Bonding:       conf.Bonding,
+		PhysicalMTU:   conf.PhysicalMTU,
 		OnWorld: func(w *world.World) {
 			if err := home.SaveWorld(w); err != nil {
 				log.Warn("cannot save world update", "err", err)

@@ -115,6 +115,7 @@ func (b *Bond) dequeue(now int64) {
 	b.abPath = b.abQueue[0]
 	b.abQueueLen = copy(b.abQueue[:], b.abQueue[1:b.abQueueLen])
 	b.lastABChange = now
+	b.abChanges++
 	for i := range b.paths {
 		b.paths[i].packetsIn, b.paths[i].packets = 0, 0
 	}

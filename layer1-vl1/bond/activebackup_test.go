@@ -175,3 +175,25 @@ func TestActiveBackupSinglePathNotReady(t *testing.T) {
 		t.Errorf("single path picked %v", p)
 	}
 }
+
+// TestActiveChangesCountsFailovers: Status.ActiveChanges (the node's
+// ztgo_bond_failovers_total) is 0 while the first active path lives and
+// counts the fail-over to the backup, then the rotate back.
+func TestActiveChangesCountsFailovers(t *testing.T) {
+	s := newSim(t, custom(PolicyActiveBackup, func(t *Template) { t.FailoverInterval = 500 }), "eth0", "eth1")
+	s.run(trialPeriod + 1000)
+	if c := s.b.Status(s.now).ActiveChanges; c != 0 {
+		t.Fatalf("%d changes before any failure", c)
+	}
+	s.down[s.paths[0]] = true
+	s.runUntil(2000, func() bool { return s.pick(NoFlow) == s.paths[1] })
+	if c := s.b.Status(s.now).ActiveChanges; c != 1 {
+		t.Fatalf("%d changes after one fail-over, want 1", c)
+	}
+	s.down[s.paths[0]] = false
+	s.run(2000)
+	s.b.Rotate(s.now)
+	if c := s.b.Status(s.now).ActiveChanges; c != 2 || s.pick(NoFlow) != s.paths[0] {
+		t.Fatalf("%d changes after the rotate back (active %d), want 2 on path 0", c, s.pick(NoFlow))
+	}
+}

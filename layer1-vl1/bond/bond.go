@@ -140,6 +140,7 @@ type Bond struct {
 	abQueue       [MaxPaths]PathIndex
 	abQueueLen    int
 	lastABChange  int64
+	abChanges     uint64 // times the active path changed (Status.ActiveChanges)
 	lastBGTask    int64
 	lastQuality   int64
 	lastFlowCheck int64
@@ -241,6 +242,16 @@ func (b *Bond) AddPath(now int64, k PathKey) (PathIndex, bool) {
 // such a bond not ready and chooses paths as without one).
 func (b *Bond) Eligible(i PathIndex) bool {
 	return i >= 0 && int(i) < len(b.paths) && b.paths[i].used && b.paths[i].eligible
+}
+
+// LinkMTU is the mtu configured for path i's link, 0 when none is or the
+// link does not allow the path's address family (Bond::estimatePathQuality
+// copies it to the path, as the engine does).
+func (b *Bond) LinkMTU(i PathIndex) uint16 {
+	if !b.valid(i) || !b.paths[i].allowed() {
+		return 0
+	}
+	return b.paths[i].link.MTU
 }
 
 // Lookup finds a path's index, or NoPath.

@@ -14,6 +14,10 @@ type Status struct {
 	DownDelay        uint16 `json:"downDelay"` // 1.14's getters return 16 bits
 	UpDelay          uint16 `json:"upDelay"`
 	PacketsPerLink   int    `json:"packetsPerLink"`
+	// ActiveChanges counts active-backup's fail-overs: each time a queued
+	// path became the active one (a failure, a reselection or a rotate).
+	// ztgo_bond_failovers_total; 1.14.1 keeps no such count.
+	ActiveChanges uint64 `json:"-"`
 
 	Paths []PathStatus `json:"-"`
 }
@@ -39,7 +43,8 @@ type PathStatus struct {
 func (b *Bond) Status(now int64) Status {
 	st := Status{IsBonded: true, PolicyCode: int(b.t.Policy), PolicyStr: b.t.Policy.String(),
 		NumAliveLinks: b.numAlive, NumTotalLinks: b.numTotal, FailoverInterval: uint32(b.failoverInterval),
-		DownDelay: uint16(b.t.DownDelay), UpDelay: uint16(b.t.UpDelay), PacketsPerLink: b.packetsPerLink}
+		DownDelay: uint16(b.t.DownDelay), UpDelay: uint16(b.t.UpDelay), PacketsPerLink: b.packetsPerLink,
+		ActiveChanges: b.abChanges}
 	for i := range b.paths {
 		s := &b.paths[i]
 		if !s.used {
