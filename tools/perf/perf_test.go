@@ -93,7 +93,7 @@ func TestPerf(t *testing.T) {
 		refBin:      os.Getenv("ZTGO_REFERENCE_BIN"),
 		memberEnv:   strings.Fields(os.Getenv("ZTGO_PERF_MEMBER_ENV")),
 		hold:        envInt("ZTGO_PERF_HOLD", 0),
-		quiet:       envInt("ZTGO_PERF_QUIET", 45),
+		quiet:       envInt("ZTGO_PERF_QUIET", 5),
 		pairs:       os.Getenv("ZTGO_PERF_PAIRS"),
 	}
 	if !s.want("ref") {
