@@ -116,9 +116,9 @@ type flowResult struct {
 func (l *linkLab) flowRun(args ...string) flowResult {
 	l.t.Helper()
 	before, _ := l.perLink(l.a, l.b)
-	bytes0, tcp0 := l.txBytes(l.a), l.tcpExt(l.a)
+	bytes0, tcp0 := l.linkStat(l.a, "tx_bytes"), l.tcpExt(l.a)
 	r := flowResult{iperfRun: l.iperf(args...), added: map[string]int{}, sent: map[string]int{}}
-	bytes1, tcp1 := l.txBytes(l.a), l.tcpExt(l.a)
+	bytes1, tcp1 := l.linkStat(l.a, "tx_bytes"), l.tcpExt(l.a)
 	after, desc := l.perLink(l.a, l.b)
 	for _, link := range []string{"eth1", "eth2"} {
 		r.added[link] = after[link].AssignedFlowCount - before[link].AssignedFlowCount
@@ -152,11 +152,12 @@ func (l *linkLab) oneFlowOneLink(t *testing.T, policy string, args ...string) st
 	return link
 }
 
-// txBytes are the bytes h has sent on each link.
-func (l *linkLab) txBytes(h *site) map[string]int {
+// linkStat is a counter of h's interface on each link
+// (/sys/class/net/<if>/statistics/<stat>).
+func (l *linkLab) linkStat(h *site, stat string) map[string]int {
 	m := map[string]int{}
 	for _, ifname := range []string{"eth1", "eth2"} {
-		out := l.Must(h.ns, "cat", "/sys/class/net/"+ifname+"/statistics/tx_bytes")
+		out := l.Must(h.ns, "cat", "/sys/class/net/"+ifname+"/statistics/"+stat)
 		m[ifname], _ = strconv.Atoi(strings.TrimSpace(out))
 	}
 	return m
@@ -214,10 +215,9 @@ func TestE2EBondBroadcast(t *testing.T) {
 	// Both links carry every ping and every reply.
 	counters := func() map[string]int {
 		m := map[string]int{}
-		for _, ifname := range []string{"eth1", "eth2"} {
-			for _, dir := range []string{"tx", "rx"} {
-				out := l.Must(a.ns, "cat", "/sys/class/net/"+ifname+"/statistics/"+dir+"_packets")
-				m[ifname+" "+dir], _ = strconv.Atoi(strings.TrimSpace(out))
+		for _, dir := range []string{"tx", "rx"} {
+			for ifname, n := range l.linkStat(a, dir+"_packets") {
+				m[ifname+" "+dir] = n
 			}
 		}
 		return m

@@ -416,16 +416,11 @@ func (l *linkLab) nftDrop(h *site, ifname string) {
 	l.Must(h.ns, "nft", "add", "rule", "inet", "cut", "output", "oifname", ifname, "drop")
 }
 
-// replies are the times of ping's replies, from its -D timestamps.
+// replies are the times of ping -D's replies.
 func replies(out string) []time.Time {
 	var ts []time.Time
-	for _, line := range strings.Split(out, "\n") {
-		var sec, usec int64
-		if strings.Contains(line, "bytes from") {
-			if _, err := fmt.Sscanf(line, "[%d.%d]", &sec, &usec); err == nil {
-				ts = append(ts, time.Unix(sec, usec*1000))
-			}
-		}
+	for _, r := range pingReplies(out) {
+		ts = append(ts, r.at)
 	}
 	return ts
 }
