@@ -55,9 +55,9 @@ func TestE2EBondActiveBackup(t *testing.T) {
 // the ZeroTier network goes faster than one link can carry. Not twice as
 // fast: 65 packets on one link, then 65 on the other, through queues of
 // different depth, reorder TCP's segments (thousands of retransmissions),
-// as with 1.14.1's balance-rr.
+// as with 1.14.1's balance-rr; a's TCP detects the reordering (the
+// counts are logged for TestE2EBondBalanceXOR's comparison).
 func TestE2EBondBalanceRR(t *testing.T) {
-	const linkRate = 20.0 // Mbit/s
 	_, mbps := twoLinks(t, `"defaultBondingPolicy":"balance-rr",`, true, false)
 	if mbps < 1.1*linkRate {
 		t.Fatalf("balance-rr over two %v Mbit/s links: %.1f Mbit/s, want more than one link's", linkRate, mbps)
@@ -70,7 +70,7 @@ func TestE2EBondBalanceRR(t *testing.T) {
 // everything through it) or, with aggregate, the throughput in Mbit/s of
 // one TCP transfer from a to b with both links shaped to 20 Mbit/s.
 func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration, float64) {
-	tools := []string{"sysctl", "ping"}
+	var tools []string
 	if nft {
 		tools = append(tools, "nft")
 	}
@@ -80,184 +80,16 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	if aggregate {
 		tools = append(tools, "tc")
 	}
-	lab := netlab.New(t, tools...)
-	bin := buildZtgo(t)
-	dir := t.TempDir()
-	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
-	lab.Bridge(sw1)
-	lab.Bridge(sw2)
-	type host struct{ name, ns, home string }
-	hosts := map[string]*host{}
-	for i, name := range []string{"root", "a", "b"} {
-		h := &host{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
-		os.MkdirAll(h.home, 0o700)
-		// Two links are two networks: answer ARP only for the link's own
-		// address, as separate networks would.
-		lab.Must(h.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
-		lab.Link(sw1, h.ns, "eth1", fmt.Sprintf("198.18.1.%d/24", i+1))
-		lab.Link(sw2, h.ns, "eth2", fmt.Sprintf("198.18.2.%d/24", i+1))
-		hosts[name] = h
-	}
-	root, a, b := hosts["root"], hosts["a"], hosts["b"]
-
-	// A private planet whose root answers on both links.
-	lab.Must("", bin, "identity", "generate", filepath.Join(root.home, "identity.secret"), filepath.Join(root.home, "identity.public"))
-	pub, _ := os.ReadFile(filepath.Join(root.home, "identity.public"))
-	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e31","roots":[{"identity":%q,"stableEndpoints":["198.18.1.1/9993","198.18.2.1/9993"]}]}`, strings.TrimSpace(string(pub)))
-	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
-	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
-	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
-	conf := `{"settings":{` + bonding + `"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
-	for _, h := range hosts {
-		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
-		if h != root {
-			os.WriteFile(filepath.Join(h.home, "local.conf"), []byte(conf), 0o644)
-		}
-	}
-	procs := map[string]*netlab.Proc{}
-	for _, h := range []*host{root, a, b} {
-		procs[h.name] = lab.Start(h.ns, h.name, bin, "run", "-p", "9993", h.home)
-	}
-	cli := func(h *host, args ...string) string {
-		out, _ := lab.Run(h.ns, append([]string{bin}, append(args, "-D", h.home)...)...)
-		return out
-	}
-	for _, h := range []*host{a, b} {
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(h, "info"), "ONLINE") }) {
-			t.Fatalf("%s not online: %s", h.name, cli(h, "info"))
-		}
-	}
-	addrOf := func(h *host) string {
-		b, _ := os.ReadFile(filepath.Join(h.home, "identity.public"))
-		return string(b[:10])
-	}
-	// A network on the root's controller: ZeroTier pushes a node's
-	// interface addresses (PUSH_DIRECT_PATHS) to peers it shares a network
-	// with, and that is how the second link's path is found.
-	out := cli(root, "controller", "network", "create", "--json",
-		`{"name":"links","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
-	var netw map[string]any
-	if err := json.Unmarshal([]byte(out), &netw); err != nil {
-		t.Fatalf("network create: %v %q", err, out)
-	}
-	nwid := netw["id"].(string)
-	for _, h := range []*host{a, b} {
-		if out := cli(h, "join", nwid); !strings.Contains(out, "200 join OK") {
-			t.Fatalf("join %s: %q", h.name, out)
-		}
-	}
-	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		list := cli(root, "controller", "member", "list", nwid)
-		return strings.Contains(list, addrOf(a)) && strings.Contains(list, addrOf(b))
-	}) {
-		t.Fatal("members never reached the controller")
-	}
-	ztIP := map[string]string{}
-	for _, h := range []*host{a, b} {
-		cli(root, "controller", "member", "authorize", nwid, addrOf(h))
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-			for _, line := range strings.Split(cli(h, "listnetworks"), "\n") {
-				f := strings.Fields(line)
-				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[8], "10.147.17.") {
-					ztIP[h.name] = strings.Split(f[8], "/")[0]
-					return true
-				}
-			}
-			return false
-		}) {
-			t.Fatalf("%s: %s", h.name, cli(h, "listnetworks"))
-		}
-	}
-	// Ping across the network all along, with timestamps.
-	pinger := lab.Start(a.ns, "ping", "ping", "-D", "-n", "-i", "0.05", "-W", "1", ztIP["b"])
-
-	// The node's log names each socket's interface.
-	bound := regexp.MustCompile(`udp socket bound" socket=(\d+) addr=(\S+) interface=(\S+)`)
-	ifaceOf := func(h *host) map[int]string {
-		m := map[int]string{}
-		for _, g := range bound.FindAllStringSubmatch(procs[h.name].Output(), -1) {
-			var s int
-			fmt.Sscan(g[1], &s)
-			m[s] = g[3]
-		}
-		return m
-	}
-	type path struct {
-		Address     string `json:"address"`
-		LocalSocket int    `json:"localSocket"`
-		LocalPort   int    `json:"localPort"`
-		Preferred   bool   `json:"preferred"`
-	}
-	paths := func(h, peer *host) []path {
-		var p struct {
-			Paths []path `json:"paths"`
-		}
-		json.Unmarshal([]byte(cli(h, "api", "/peer/"+addrOf(peer))), &p)
-		return p.Paths
-	}
-	// Each link's path: the peer's address on it, on the socket of the
-	// local interface of that link.
-	perLink := func(h, peer *host) (map[string]path, string) {
-		ifs := ifaceOf(h)
-		got := map[string]path{}
-		var desc []string
-		for _, p := range paths(h, peer) {
-			ifname := ifs[p.LocalSocket]
-			desc = append(desc, fmt.Sprintf("%s via socket %d (%s) port %d preferred=%v", p.Address, p.LocalSocket, ifname, p.LocalPort, p.Preferred))
-			if p.LocalPort != 9993 {
-				continue
-			}
-			for _, link := range []string{"1", "2"} {
-				if strings.HasPrefix(p.Address, "198.18."+link+".") && ifname == "eth"+link {
-					got["eth"+link] = p
-				}
-			}
-		}
-		return got, strings.Join(desc, "; ")
-	}
-	if !netlab.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
-		la, _ := perLink(a, b)
-		lb, _ := perLink(b, a)
-		return len(la) == 2 && len(lb) == 2
-	}) {
-		_, da := perLink(a, b)
-		_, db := perLink(b, a)
-		t.Fatalf("want a direct path per link on each side\na→b: %s\nb→a: %s", da, db)
-	}
-	la, da := perLink(a, b)
-	_, db := perLink(b, a)
-	if la["eth1"].LocalSocket == la["eth2"].LocalSocket {
-		t.Fatalf("both links on one socket: %s", da)
-	}
-	t.Logf("a→b: %s", da)
-	t.Logf("b→a: %s", db)
+	l := newLinkLab(t, bonding, tools...)
+	a, b, pinger := l.a, l.b, l.pinger
 	if aggregate {
-		for _, h := range []*host{a, b} {
-			for _, ifname := range []string{"eth1", "eth2"} {
-				lab.Must(h.ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", "20mbit", "burst", "64kb", "latency", "50ms")
-			}
-		}
-		time.Sleep(16 * time.Second) // past the bond's 15 s trial period
-		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
-		time.Sleep(200 * time.Millisecond)
-		out, err := lab.Run(a.ns, "iperf3", "-c", ztIP["b"], "-t", "10", "-f", "m")
-		pinger.Stop()
-		var mbps float64
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); strings.HasSuffix(line, "receiver") && len(f) >= 8 {
-				fmt.Sscan(f[6], &mbps)
-			}
-		}
-		if err != nil || mbps == 0 {
-			t.Fatalf("iperf3: %v\n%s", err, out)
-		}
-		t.Logf("one TCP transfer over two links of 20 Mbit/s (%s):\n%s\n%s", bonding, lastLines(out, 4), cli(a, "bond", addrOf(b), "show"))
-		return 0, mbps
+		l.loadLinks() // shaped, past the bond's 15 s trial period
+		return 0, l.flowRun().mbps
 	}
 
 	// Take a's first link down and time the silence between replies.
 	preferred := "?"
-	for _, p := range paths(a, b) {
+	for _, p := range l.paths(a, b) {
 		if p.Preferred {
 			preferred = p.Address
 		}
@@ -267,9 +99,9 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	if bonding != "" {
 		// A TCP transfer across the ZeroTier network, running through the
 		// fail-over: it must not break.
-		lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", ztIP["b"])
+		l.Start(b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", l.ztIP["b"])
 		time.Sleep(200 * time.Millisecond)
-		iperf = lab.Start(a.ns, "iperf3", "iperf3", "-c", ztIP["b"], "-t", "25", "-b", "20M", "-f", "m")
+		iperf = l.Start(a.ns, "iperf3", "iperf3", "-c", l.ztIP["b"], "-t", "25", "-b", "20M", "-f", "m")
 		// A bond's new path counts as eligible for its first 15 s
 		// whatever it hears (1.14.1's trial period): fail-over starts
 		// after that.
@@ -277,20 +109,15 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	}
 	down := time.Now()
 	if nft {
-		lab.Must(a.ns, "nft", "add", "table", "inet", "cut")
-		for _, hook := range []string{"input", "output"} {
-			lab.Must(a.ns, "nft", "add", "chain", "inet", "cut", hook, "{ type filter hook "+hook+" priority 0 ; }")
-		}
-		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "input", "iifname", "eth1", "drop")
-		lab.Must(a.ns, "nft", "add", "rule", "inet", "cut", "output", "oifname", "eth1", "drop")
+		l.nftDrop(a, "eth1")
 	} else {
-		lab.Must(a.ns, "ip", "link", "set", "eth1", "down")
+		l.Must(a.ns, "ip", "link", "set", "eth1", "down")
 	}
 	if !netlab.Eventually(90*time.Second, 200*time.Millisecond, func() bool {
 		last := replies(pinger.Output())
 		return len(last) > 0 && last[len(last)-1].Sub(down) > 5*time.Second
 	}) {
-		t.Fatalf("no replies 5 s after eth1 went down; a→b paths: %v\n%s", paths(a, b), lastLines(pinger.Output(), 5))
+		t.Fatalf("no replies 5 s after eth1 went down; a→b paths: %v\n%s", l.paths(a, b), lastLines(pinger.Output(), 5))
 	}
 	pinger.Stop()
 	var before, after time.Time
@@ -305,7 +132,7 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 		t.Fatalf("no replies before eth1 went down:\n%s", lastLines(pinger.Output(), 5))
 	}
 	now := "?"
-	for _, p := range paths(a, b) {
+	for _, p := range l.paths(a, b) {
 		if p.Preferred {
 			now = p.Address
 		}
@@ -319,11 +146,11 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 			NumAliveLinks int    `json:"numAliveLinks"`
 			NumTotalLinks int    `json:"numTotalLinks"`
 		}
-		json.Unmarshal([]byte(cli(a, "api", "/peer/"+addrOf(b))), &p)
+		json.Unmarshal([]byte(l.cli(a, "api", "/peer/"+addrOf(b))), &p)
 		if !p.IsBonded || p.Policy != "active-backup" || p.NumTotalLinks < 2 {
 			t.Errorf("a's peer b: %+v, want an active-backup bond over both links", p)
 		}
-		t.Logf("a's bond to b: %+v\n%s", p, cli(a, "bond", addrOf(b), "show"))
+		t.Logf("a's bond to b: %+v\n%s", p, l.cli(a, "bond", addrOf(b), "show"))
 		if !netlab.Eventually(30*time.Second, 500*time.Millisecond, func() bool { return strings.Contains(iperf.Output(), "iperf Done") }) ||
 			strings.Contains(iperf.Output(), "error") {
 			t.Errorf("the TCP transfer across the fail-over did not complete:\n%s", iperf.Output())
@@ -344,16 +171,256 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	return after.Sub(before), 0
 }
 
-// replies are the times of ping's replies, from its -D timestamps.
-func replies(out string) []time.Time {
-	var ts []time.Time
-	for _, line := range strings.Split(out, "\n") {
-		var sec, usec int64
-		if strings.Contains(line, "bytes from") {
-			if _, err := fmt.Sscanf(line, "[%d.%d]", &sec, &usec); err == nil {
-				ts = append(ts, time.Unix(sec, usec*1000))
+// linkLab is the two-link lab of TestE2ETwoLinks, from newLinkLab: the
+// root, a and b online on a private planet, a and b members of a network
+// on the root's controller with a direct path per link each way, and a
+// pinging b across the network every 50 ms.
+type linkLab struct {
+	*netlab.Lab
+	t          *testing.T
+	bin        string
+	root, a, b *site
+	procs      map[string]*netlab.Proc
+	ztIP       map[string]string // the hosts' ZeroTier addresses by name
+	pinger     *netlab.Proc
+}
+
+// linkPath is a path of /peer/<addr>.
+type linkPath struct {
+	Address           string `json:"address"`
+	LocalSocket       int    `json:"localSocket"`
+	LocalPort         int    `json:"localPort"`
+	Preferred         bool   `json:"preferred"`
+	AssignedFlowCount int    `json:"assignedFlowCount"` // bonded peers only
+}
+
+// newLinkLab builds the lab with bonding settings (the start of a
+// settings object, "" for none); tools are what the test needs beyond ip,
+// sysctl and ping.
+func newLinkLab(t *testing.T, bonding string, tools ...string) *linkLab {
+	l := &linkLab{Lab: netlab.New(t, append([]string{"sysctl", "ping"}, tools...)...), t: t, bin: buildZtgo(t),
+		procs: map[string]*netlab.Proc{}, ztIP: map[string]string{}}
+	bin := l.bin
+	dir := t.TempDir()
+	sw1, sw2 := l.NS("sw1"), l.NS("sw2")
+	l.Bridge(sw1)
+	l.Bridge(sw2)
+	hosts := map[string]*site{}
+	for i, name := range []string{"root", "a", "b"} {
+		h := &site{name: name, ns: l.NS(name), home: filepath.Join(dir, name)}
+		os.MkdirAll(h.home, 0o700)
+		// Two links are two networks: answer ARP only for the link's own
+		// address, as separate networks would.
+		l.Must(h.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+		l.Link(sw1, h.ns, "eth1", fmt.Sprintf("198.18.1.%d/24", i+1))
+		l.Link(sw2, h.ns, "eth2", fmt.Sprintf("198.18.2.%d/24", i+1))
+		hosts[name] = h
+	}
+	root, a, b := hosts["root"], hosts["a"], hosts["b"]
+	l.root, l.a, l.b = root, a, b
+
+	// A private planet whose root answers on both links.
+	l.Must("", bin, "identity", "generate", filepath.Join(root.home, "identity.secret"), filepath.Join(root.home, "identity.public"))
+	pub, _ := os.ReadFile(filepath.Join(root.home, "identity.public"))
+	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e31","roots":[{"identity":%q,"stableEndpoints":["198.18.1.1/9993","198.18.2.1/9993"]}]}`, strings.TrimSpace(string(pub)))
+	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
+	l.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
+	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	conf := `{"settings":{` + bonding + `"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
+	for _, h := range hosts {
+		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
+		if h != root {
+			os.WriteFile(filepath.Join(h.home, "local.conf"), []byte(conf), 0o644)
+		}
+	}
+	for _, h := range []*site{root, a, b} {
+		l.procs[h.name] = l.Start(h.ns, h.name, bin, "run", "-p", "9993", h.home)
+	}
+	for _, h := range []*site{a, b} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(l.cli(h, "info"), "ONLINE") }) {
+			t.Fatalf("%s not online: %s", h.name, l.cli(h, "info"))
+		}
+	}
+	// A network on the root's controller: ZeroTier pushes a node's
+	// interface addresses (PUSH_DIRECT_PATHS) to peers it shares a network
+	// with, and that is how the second link's path is found.
+	nwid := createNetwork(t, l.cli, root,
+		`{"name":"links","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
+	joinAuthorized(t, l.cli, root, nwid, a, b)
+	for _, h := range []*site{a, b} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			for _, line := range strings.Split(l.cli(h, "listnetworks"), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[8], "10.147.17.") {
+					l.ztIP[h.name] = strings.Split(f[8], "/")[0]
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("%s: %s", h.name, l.cli(h, "listnetworks"))
+		}
+	}
+	// Ping across the network all along, with timestamps.
+	l.pinger = l.Start(a.ns, "ping", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"])
+
+	if !netlab.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
+		la, _ := l.perLink(a, b)
+		lb, _ := l.perLink(b, a)
+		return len(la) == 2 && len(lb) == 2
+	}) {
+		_, da := l.perLink(a, b)
+		_, db := l.perLink(b, a)
+		t.Fatalf("want a direct path per link on each side\na→b: %s\nb→a: %s", da, db)
+	}
+	la, da := l.perLink(a, b)
+	_, db := l.perLink(b, a)
+	if la["eth1"].LocalSocket == la["eth2"].LocalSocket {
+		t.Fatalf("both links on one socket: %s", da)
+	}
+	t.Logf("a→b: %s", da)
+	t.Logf("b→a: %s", db)
+	return l
+}
+
+// cli runs ztgo's CLI against h's node.
+func (l *linkLab) cli(h *site, args ...string) string {
+	out, _ := l.Run(h.ns, append([]string{l.bin}, append(args, "-D", h.home)...)...)
+	return out
+}
+
+// socketBound is the node's log line naming each socket's interface.
+var socketBound = regexp.MustCompile(`udp socket bound" socket=(\d+) addr=(\S+) interface=(\S+)`)
+
+// ifaceOf maps h's sockets to their interfaces, from its log.
+func (l *linkLab) ifaceOf(h *site) map[int]string {
+	m := map[int]string{}
+	for _, g := range socketBound.FindAllStringSubmatch(l.procs[h.name].Output(), -1) {
+		var s int
+		fmt.Sscan(g[1], &s)
+		m[s] = g[3]
+	}
+	return m
+}
+
+// paths are h's paths to peer, from /peer/<addr>.
+func (l *linkLab) paths(h, peer *site) []linkPath {
+	var p struct {
+		Paths []linkPath `json:"paths"`
+	}
+	json.Unmarshal([]byte(l.cli(h, "api", "/peer/"+addrOf(peer))), &p)
+	return p.Paths
+}
+
+// perLink is each link's path from h to peer: the peer's address on it,
+// on the socket of h's interface on that link (by interface name); and a
+// description of all of h's paths to peer.
+func (l *linkLab) perLink(h, peer *site) (map[string]linkPath, string) {
+	ifs := l.ifaceOf(h)
+	got := map[string]linkPath{}
+	var desc []string
+	for _, p := range l.paths(h, peer) {
+		ifname := ifs[p.LocalSocket]
+		desc = append(desc, fmt.Sprintf("%s via socket %d (%s) port %d preferred=%v", p.Address, p.LocalSocket, ifname, p.LocalPort, p.Preferred))
+		if p.LocalPort != 9993 {
+			continue
+		}
+		for _, link := range []string{"1", "2"} {
+			if strings.HasPrefix(p.Address, "198.18."+link+".") && ifname == "eth"+link {
+				got["eth"+link] = p
 			}
 		}
+	}
+	return got, strings.Join(desc, "; ")
+}
+
+// shape limits both links to 20 Mbit/s each way (tc tbf on a's and b's
+// interfaces).
+func (l *linkLab) shape() {
+	for _, h := range []*site{l.a, l.b} {
+		for _, ifname := range []string{"eth1", "eth2"} {
+			l.Must(h.ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", "20mbit", "burst", "64kb", "latency", "50ms")
+		}
+	}
+}
+
+// iperfRun is one iperf3 test from a to b across the network.
+type iperfRun struct {
+	mbps        float64 // received, all streams
+	retransmits int     // the sender's, all streams
+	streams     []iperfStream
+}
+
+type iperfStream struct {
+	port        int // a's
+	mbps        float64
+	retransmits int
+}
+
+// iperf runs iperf3 for 10 s from a to b's ZeroTier address with extra
+// client arguments (-P, --cport) and returns its totals.
+func (l *linkLab) iperf(args ...string) iperfRun {
+	l.t.Helper()
+	l.Start(l.b.ns, "iperf3-server", "iperf3", "-s", "-1", "-B", l.ztIP["b"])
+	time.Sleep(200 * time.Millisecond)
+	out, err := l.Run(l.a.ns, append([]string{"iperf3", "-c", l.ztIP["b"], "-t", "10", "-J"}, args...)...)
+	var j struct {
+		Start struct {
+			Connected []struct {
+				Socket    int `json:"socket"`
+				LocalPort int `json:"local_port"`
+			} `json:"connected"`
+		} `json:"start"`
+		End struct {
+			Streams []struct {
+				Sender struct {
+					Socket      int `json:"socket"`
+					Retransmits int `json:"retransmits"`
+				} `json:"sender"`
+				Receiver struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"receiver"`
+			} `json:"streams"`
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &j); err != nil || jerr != nil || j.End.SumReceived.BitsPerSecond == 0 {
+		l.t.Fatalf("iperf3: %v %v\n%s", err, jerr, out)
+	}
+	r := iperfRun{mbps: j.End.SumReceived.BitsPerSecond / 1e6, retransmits: j.End.SumSent.Retransmits}
+	for _, s := range j.End.Streams {
+		st := iperfStream{mbps: s.Receiver.BitsPerSecond / 1e6, retransmits: s.Sender.Retransmits}
+		for _, c := range j.Start.Connected {
+			if c.Socket == s.Sender.Socket {
+				st.port = c.LocalPort
+			}
+		}
+		r.streams = append(r.streams, st)
+	}
+	return r
+}
+
+// nftDrop drops everything h sends or receives through ifname (nftables
+// in h's namespace), leaving the link up.
+func (l *linkLab) nftDrop(h *site, ifname string) {
+	l.Must(h.ns, "nft", "add", "table", "inet", "cut")
+	for _, hook := range []string{"input", "output"} {
+		l.Must(h.ns, "nft", "add", "chain", "inet", "cut", hook, "{ type filter hook "+hook+" priority 0 ; }")
+	}
+	l.Must(h.ns, "nft", "add", "rule", "inet", "cut", "input", "iifname", ifname, "drop")
+	l.Must(h.ns, "nft", "add", "rule", "inet", "cut", "output", "oifname", ifname, "drop")
+}
+
+// replies are the times of ping -D's replies.
+func replies(out string) []time.Time {
+	var ts []time.Time
+	for _, r := range pingReplies(out) {
+		ts = append(ts, r.at)
 	}
 	return ts
 }
