@@ -80,100 +80,14 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	if aggregate {
 		tools = append(tools, "tc")
 	}
-	lab := netlab.New(t, tools...)
-	bin := buildZtgo(t)
-	dir := t.TempDir()
-	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
-	lab.Bridge(sw1)
-	lab.Bridge(sw2)
-	type host struct{ name, ns, home string }
-	hosts := map[string]*host{}
-	for i, name := range []string{"root", "a", "b"} {
-		h := &host{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
-		os.MkdirAll(h.home, 0o700)
-		// Two links are two networks: answer ARP only for the link's own
-		// address, as separate networks would.
-		lab.Must(h.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
-		lab.Link(sw1, h.ns, "eth1", fmt.Sprintf("198.18.1.%d/24", i+1))
-		lab.Link(sw2, h.ns, "eth2", fmt.Sprintf("198.18.2.%d/24", i+1))
-		hosts[name] = h
-	}
-	root, a, b := hosts["root"], hosts["a"], hosts["b"]
-
-	// A private planet whose root answers on both links.
-	lab.Must("", bin, "identity", "generate", filepath.Join(root.home, "identity.secret"), filepath.Join(root.home, "identity.public"))
-	pub, _ := os.ReadFile(filepath.Join(root.home, "identity.public"))
-	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e31","roots":[{"identity":%q,"stableEndpoints":["198.18.1.1/9993","198.18.2.1/9993"]}]}`, strings.TrimSpace(string(pub)))
-	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
-	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
-	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
-	conf := `{"settings":{` + bonding + `"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
-	for _, h := range hosts {
-		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
-		if h != root {
-			os.WriteFile(filepath.Join(h.home, "local.conf"), []byte(conf), 0o644)
-		}
-	}
-	procs := map[string]*netlab.Proc{}
-	for _, h := range []*host{root, a, b} {
-		procs[h.name] = lab.Start(h.ns, h.name, bin, "run", "-p", "9993", h.home)
-	}
-	cli := func(h *host, args ...string) string {
-		out, _ := lab.Run(h.ns, append([]string{bin}, append(args, "-D", h.home)...)...)
-		return out
-	}
-	for _, h := range []*host{a, b} {
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(cli(h, "info"), "ONLINE") }) {
-			t.Fatalf("%s not online: %s", h.name, cli(h, "info"))
-		}
-	}
-	addrOf := func(h *host) string {
-		b, _ := os.ReadFile(filepath.Join(h.home, "identity.public"))
-		return string(b[:10])
-	}
-	// A network on the root's controller: ZeroTier pushes a node's
-	// interface addresses (PUSH_DIRECT_PATHS) to peers it shares a network
-	// with, and that is how the second link's path is found.
-	out := cli(root, "controller", "network", "create", "--json",
-		`{"name":"links","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
-	var netw map[string]any
-	if err := json.Unmarshal([]byte(out), &netw); err != nil {
-		t.Fatalf("network create: %v %q", err, out)
-	}
-	nwid := netw["id"].(string)
-	for _, h := range []*host{a, b} {
-		if out := cli(h, "join", nwid); !strings.Contains(out, "200 join OK") {
-			t.Fatalf("join %s: %q", h.name, out)
-		}
-	}
-	if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		list := cli(root, "controller", "member", "list", nwid)
-		return strings.Contains(list, addrOf(a)) && strings.Contains(list, addrOf(b))
-	}) {
-		t.Fatal("members never reached the controller")
-	}
-	ztIP := map[string]string{}
-	for _, h := range []*host{a, b} {
-		cli(root, "controller", "member", "authorize", nwid, addrOf(h))
-		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-			for _, line := range strings.Split(cli(h, "listnetworks"), "\n") {
-				f := strings.Fields(line)
-				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[8], "10.147.17.") {
-					ztIP[h.name] = strings.Split(f[8], "/")[0]
-					return true
-				}
-			}
-			return false
-		}) {
-			t.Fatalf("%s: %s", h.name, cli(h, "listnetworks"))
-		}
-	}
+	l := newLinkLab(t, bonding, "", tools...)
+	lab, a, b, procs, cli, ztIP := l.lab, l.a, l.b, l.procs, l.cli, l.ztIP
 	// Ping across the network all along, with timestamps.
 	pinger := lab.Start(a.ns, "ping", "ping", "-D", "-n", "-i", "0.05", "-W", "1", ztIP["b"])
 
 	// The node's log names each socket's interface.
 	bound := regexp.MustCompile(`udp socket bound" socket=(\d+) addr=(\S+) interface=(\S+)`)
-	ifaceOf := func(h *host) map[int]string {
+	ifaceOf := func(h *site) map[int]string {
 		m := map[int]string{}
 		for _, g := range bound.FindAllStringSubmatch(procs[h.name].Output(), -1) {
 			var s int
@@ -188,7 +102,7 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 		LocalPort   int    `json:"localPort"`
 		Preferred   bool   `json:"preferred"`
 	}
-	paths := func(h, peer *host) []path {
+	paths := func(h, peer *site) []path {
 		var p struct {
 			Paths []path `json:"paths"`
 		}
@@ -197,7 +111,7 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	}
 	// Each link's path: the peer's address on it, on the socket of the
 	// local interface of that link.
-	perLink := func(h, peer *host) (map[string]path, string) {
+	perLink := func(h, peer *site) (map[string]path, string) {
 		ifs := ifaceOf(h)
 		got := map[string]path{}
 		var desc []string
@@ -232,7 +146,7 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	t.Logf("a→b: %s", da)
 	t.Logf("b→a: %s", db)
 	if aggregate {
-		for _, h := range []*host{a, b} {
+		for _, h := range []*site{a, b} {
 			for _, ifname := range []string{"eth1", "eth2"} {
 				lab.Must(h.ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate", "20mbit", "burst", "64kb", "latency", "50ms")
 			}
@@ -356,4 +270,99 @@ func replies(out string) []time.Time {
 		}
 	}
 	return ts
+}
+
+// linkLab is the two-link lab of twoLinks once a and b are members of one
+// network on the root's controller, each with its managed address.
+type linkLab struct {
+	lab        *netlab.Lab
+	root, a, b *site
+	procs      map[string]*netlab.Proc
+	cli        func(h *site, args ...string) string // ztgo's CLI, or zerotier-cli for b with a reference binary
+	ztIP       map[string]string                    // managed IPv4 address by site name
+}
+
+// newLinkLab builds the lab of TestE2ETwoLinks: root, a and b on two
+// bridged links, with bonding (the start of a settings object) in a's and
+// b's local.conf. With ref, the path of a zerotier-one binary, b runs it
+// instead of ztgo (it binds to every interface by itself).
+func newLinkLab(t *testing.T, bonding, ref string, tools ...string) *linkLab {
+	lab := netlab.New(t, tools...)
+	bin := buildZtgo(t)
+	dir := t.TempDir()
+	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
+	lab.Bridge(sw1)
+	lab.Bridge(sw2)
+	l := &linkLab{lab: lab, procs: map[string]*netlab.Proc{}, ztIP: map[string]string{}}
+	hosts := map[string]*site{}
+	for i, name := range []string{"root", "a", "b"} {
+		h := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
+		os.MkdirAll(h.home, 0o700)
+		// Two links are two networks: answer ARP only for the link's own
+		// address, as separate networks would.
+		lab.Must(h.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+		lab.Link(sw1, h.ns, "eth1", fmt.Sprintf("198.18.1.%d/24", i+1))
+		lab.Link(sw2, h.ns, "eth2", fmt.Sprintf("198.18.2.%d/24", i+1))
+		hosts[name] = h
+	}
+	l.root, l.a, l.b = hosts["root"], hosts["a"], hosts["b"]
+
+	// A private planet whose root answers on both links.
+	lab.Must("", bin, "identity", "generate", filepath.Join(l.root.home, "identity.secret"), filepath.Join(l.root.home, "identity.public"))
+	pub, _ := os.ReadFile(filepath.Join(l.root.home, "identity.public"))
+	spec := fmt.Sprintf(`{"worldType":"planet","id":"5a7e57e31","roots":[{"identity":%q,"stableEndpoints":["198.18.1.1/9993","198.18.2.1/9993"]}]}`, strings.TrimSpace(string(pub)))
+	os.WriteFile(filepath.Join(dir, "planet.json"), []byte(spec), 0o644)
+	lab.Must("", bin, "world", "create", filepath.Join(dir, "planet.json"), "--key", filepath.Join(dir, "planet.key"), "-o", filepath.Join(dir, "planet"))
+	planet, _ := os.ReadFile(filepath.Join(dir, "planet"))
+	conf := `{"settings":{` + bonding + `"bindInterfaces":true,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false}}`
+	for _, h := range hosts {
+		os.WriteFile(filepath.Join(h.home, "planet"), planet, 0o644)
+		if h != l.root {
+			os.WriteFile(filepath.Join(h.home, "local.conf"), []byte(conf), 0o644)
+		}
+	}
+	refCLI := filepath.Join(dir, "zerotier-cli") // the binary picks its personality from its name
+	for _, h := range []*site{l.root, l.a, l.b} {
+		if h == l.b && ref != "" {
+			if err := os.Symlink(ref, refCLI); err != nil {
+				t.Fatal(err)
+			}
+			l.procs[h.name] = lab.Start(h.ns, h.name, ref, "-p9993", h.home)
+			continue
+		}
+		l.procs[h.name] = lab.Start(h.ns, h.name, bin, "run", "-p", "9993", h.home)
+	}
+	l.cli = func(h *site, args ...string) string {
+		cmd := append([]string{bin}, append(args, "-D", h.home)...)
+		if h == l.b && ref != "" {
+			cmd = append([]string{refCLI, "-D" + h.home}, args...) // zerotier-cli takes -DHOME glued
+		}
+		out, _ := lab.Run(h.ns, cmd...)
+		return out
+	}
+	for _, h := range []*site{l.a, l.b} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return strings.Contains(l.cli(h, "info"), "ONLINE") }) {
+			t.Fatalf("%s not online: %s\n%s", h.name, l.cli(h, "info"), l.procs[h.name].Output())
+		}
+	}
+	// A network on the root's controller: ZeroTier pushes a node's
+	// interface addresses (PUSH_DIRECT_PATHS) to peers it shares a network
+	// with, and that is how the second link's path is found.
+	nwid := createNetwork(t, l.cli, l.root, `{"name":"links","v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.17.10","ipRangeEnd":"10.147.17.250"}],"routes":[{"target":"10.147.17.0/24"}]}`)
+	joinAuthorized(t, l.cli, l.root, nwid, l.a, l.b)
+	for _, h := range []*site{l.a, l.b} {
+		if !netlab.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			for _, line := range strings.Split(l.cli(h, "listnetworks"), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 9 && f[2] == nwid && f[5] == "OK" && strings.HasPrefix(f[8], "10.147.17.") {
+					l.ztIP[h.name] = strings.Split(f[8], "/")[0]
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("%s: %s", h.name, l.cli(h, "listnetworks"))
+		}
+	}
+	return l
 }
