@@ -57,6 +57,20 @@ func (v bondView) String() string {
 	return fmt.Sprintf("bonded %v %s links %d/%d: %s", v.IsBonded, v.Policy, v.NumAliveLinks, v.NumTotalLinks, strings.Join(ps, "; "))
 }
 
+// bond is what h says of its bond to peer: ztgo's /bond/show/<addr>, or
+// zerotier-cli -j bond <addr> show on a reference node.
+func (l *linkLab) bond(h, peer *site) (bondView, string) {
+	var out string
+	if h == l.b && l.ref {
+		out = l.cli(h, "-j", "bond", addrOf(peer), "show")
+	} else {
+		out = l.cli(h, "api", "/bond/show/"+addrOf(peer))
+	}
+	var v bondView
+	json.Unmarshal([]byte(out), &v)
+	return v, out
+}
+
 // TestE2EBondInterop is the two-link lab with b running ZeroTierOne 1.14.1
 // (ZTGO_REFERENCE_BIN) and a running ztgo, both with the same
 // active-backup bond (failoverInterval 1 s, eth1 the primary link, eth2 a
@@ -96,17 +110,7 @@ func TestE2EBondInterop(t *testing.T) {
 		"a→b": lab.Start(a.ns, "ping a→b", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"]),
 		"b→a": lab.Start(b.ns, "ping b→a", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["a"]),
 	}
-	show := func(h, peer *site) (bondView, string) {
-		var out string
-		if h == b {
-			out = l.cli(b, "-j", "bond", addrOf(peer), "show")
-		} else {
-			out = l.cli(h, "api", "/bond/show/"+addrOf(peer))
-		}
-		var v bondView
-		json.Unmarshal([]byte(out), &v)
-		return v, out
-	}
+	show := func(h, peer *site) (bondView, string) { return l.bond(h, peer) }
 	start := time.Now()
 	var va, vb bondView
 	both := func(alive int) bool {
@@ -240,4 +244,88 @@ func silence(rs []time.Time, t time.Time) time.Duration {
 		}
 	}
 	return gap
+}
+
+// TestE2EBalanceRRInterop: the interop lab with a balance-rr bond on
+// both sides. Outside active-backup, 1.14.1 keeps a path eligible after
+// its 15 s trial only if the peer's QOS_MEASUREMENT reports arrive on it
+// (within 600 s), and ztgo does the same: both links staying alive on
+// both sides past the trial shows each accepts the other's reports. A TCP
+// transfer each way is striped over both links by its sender: each
+// interface's packet counters grow on both hosts.
+func TestE2EBalanceRRInterop(t *testing.T) {
+	ref := os.Getenv("ZTGO_REFERENCE_BIN")
+	if ref == "" {
+		t.Skip("ZTGO_REFERENCE_BIN is not set: no ZeroTierOne to bond with")
+	}
+	if abs, err := filepath.Abs(ref); err == nil {
+		ref = abs
+	}
+	l := newLinkLab(t, `"defaultBondingPolicy":"balance-rr",`, ref, "sysctl", "ping", "iperf3")
+	lab, a, b := l.lab, l.a, l.b
+	pinger := lab.Start(a.ns, "ping a→b", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"])
+	var va, vb bondView
+	both := func() bool {
+		va, _ = l.bond(a, b)
+		vb, _ = l.bond(b, a)
+		return va.IsBonded && vb.IsBonded && va.Policy == "balance-rr" && vb.Policy == "balance-rr" &&
+			va.NumAliveLinks == 2 && vb.NumAliveLinks == 2 && va.NumTotalLinks == 2 && vb.NumTotalLinks == 2 &&
+			len(va.links()) == 2 && len(vb.links()) == 2
+	}
+	if !netlab.Eventually(40*time.Second, 500*time.Millisecond, both) {
+		t.Fatalf("not bonded over both links on both sides\nztgo a: %s\nZeroTierOne b: %s", va, vb)
+	}
+	bondedAt := time.Now()
+	t.Logf("bonded\nztgo a: %s\nZeroTierOne b: %s", va, vb)
+
+	// Packets each host sent on each link during a transfer.
+	tx := func(h *site) map[string]int {
+		m := map[string]int{}
+		for _, ifname := range []string{"eth1", "eth2"} {
+			out, _ := lab.Run(h.ns, "cat", "/sys/class/net/"+ifname+"/statistics/tx_packets")
+			n := 0
+			fmt.Sscan(out, &n)
+			m[ifname] = n
+		}
+		return m
+	}
+	lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-B", l.ztIP["b"])
+	time.Sleep(200 * time.Millisecond)
+	for _, c := range []struct {
+		name   string
+		sender *site
+		args   []string
+	}{{"a→b (ztgo sends)", a, nil}, {"b→a (ZeroTierOne sends)", b, []string{"-R"}}} {
+		before := tx(c.sender)
+		out, err := lab.Run(a.ns, append([]string{"iperf3", "-c", l.ztIP["b"], "-t", "4", "-f", "m"}, c.args...)...)
+		after := tx(c.sender)
+		if err != nil {
+			t.Fatalf("iperf3 %s: %v\n%s", c.name, err, out)
+		}
+		d1, d2 := after["eth1"]-before["eth1"], after["eth2"]-before["eth2"]
+		t.Logf("TCP %s: %s; packets sent by %s on eth1 %d, on eth2 %d", c.name, strings.TrimSpace(lastLines(out, 3)), c.sender.name, d1, d2)
+		if min(d1, d2) < max(d1, d2)/4 {
+			t.Errorf("TCP %s: %s sent %d packets on eth1 and %d on eth2, want both links used", c.name, c.sender.name, d1, d2)
+		}
+	}
+
+	// Past the trial period, the paths stay eligible on QoS reports alone.
+	time.Sleep(time.Until(bondedAt.Add(17 * time.Second)))
+	for i := 0; i < 6; i++ {
+		if !both() {
+			t.Fatalf("%v after the bond formed, a link is no longer alive\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("%v after the bond formed, past the trial period\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
+	pinger.Stop()
+	rs := replies(pinger.Output())
+	if len(rs) == 0 {
+		t.Fatal("no ping replies")
+	}
+	gap := silence(rs, rs[0])
+	t.Logf("pings a→b: %d replies, longest silence %v", len(rs), gap.Round(time.Millisecond))
+	if gap > time.Second {
+		t.Errorf("pings a→b: no reply for %v", gap)
+	}
 }

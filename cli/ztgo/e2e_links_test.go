@@ -280,6 +280,7 @@ type linkLab struct {
 	procs      map[string]*netlab.Proc
 	cli        func(h *site, args ...string) string // ztgo's CLI, or zerotier-cli for b with a reference binary
 	ztIP       map[string]string                    // managed IPv4 address by site name
+	ref        bool                                 // b runs zerotier-one
 }
 
 // newLinkLab builds the lab of TestE2ETwoLinks: root, a and b on two
@@ -293,7 +294,7 @@ func newLinkLab(t *testing.T, bonding, ref string, tools ...string) *linkLab {
 	sw1, sw2 := lab.NS("sw1"), lab.NS("sw2")
 	lab.Bridge(sw1)
 	lab.Bridge(sw2)
-	l := &linkLab{lab: lab, procs: map[string]*netlab.Proc{}, ztIP: map[string]string{}}
+	l := &linkLab{lab: lab, procs: map[string]*netlab.Proc{}, ztIP: map[string]string{}, ref: ref != ""}
 	hosts := map[string]*site{}
 	for i, name := range []string{"root", "a", "b"} {
 		h := &site{name: name, ns: lab.NS(name), home: filepath.Join(dir, name)}
