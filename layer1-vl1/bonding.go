@@ -70,9 +70,21 @@ func (n *Node) linkName(socket int) string {
 	return "socket" + strconv.Itoa(socket)
 }
 
+// socketGone reports whether the bind no longer has socket: its
+// interface went away and the socket was closed.
+func (n *Node) socketGone(socket int) bool {
+	si, ok := n.bind.(transport.SocketInfoer)
+	if !ok {
+		return false
+	}
+	_, ok = si.SocketInfo(socket)
+	return !ok
+}
+
 // syncBond makes p's bond hold exactly p's current paths (n.mu held):
 // 1.14 nominates every path a peer learns and the bond drops the ones the
-// peer forgets.
+// peer forgets, and those whose socket the binder closed (Bond::curateBond
+// finds no link for them), though the peer still lists them.
 func (n *Node) syncBond(now int64, p *Peer) {
 	pb := p.bond
 	if pb == nil {
@@ -85,10 +97,12 @@ func (n *Node) syncBond(now int64, p *Peer) {
 			continue
 		}
 		keep := false
-		for _, pp := range p.paths {
-			if pp.path == pa {
-				keep = true
-				break
+		if !n.socketGone(pa.ep.Socket) {
+			for _, pp := range p.paths {
+				if pp.path == pa {
+					keep = true
+					break
+				}
 			}
 		}
 		if !keep {
@@ -97,7 +111,7 @@ func (n *Node) syncBond(now int64, p *Peer) {
 		}
 	}
 	for _, pp := range p.paths {
-		if pb.index(pp.path) != bond.NoPath {
+		if pb.index(pp.path) != bond.NoPath || n.socketGone(pp.path.ep.Socket) {
 			continue
 		}
 		ep := pp.path.ep

@@ -200,6 +200,29 @@ func TestBondActiveBackupFailover(t *testing.T) {
 	}
 }
 
+// TestBondDropsPathOfClosedSocket takes one of a's links away as an
+// interface that disappears: the bind closes its socket. 1.14's bond finds
+// no link for a path whose socket the binder no longer has and drops the
+// path at once (Bond::curateBond); the peer's own path list still holds
+// it. a's bond must do the same, and not count the path among its links,
+// while b, whose socket is still there, keeps its dead path until it has
+// been ineligible for 600 s, as 1.14 does.
+func TestBondDropsPathOfClosedSocket(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}}}`)
+	h.RunFor(20 * time.Second)
+	a.RemoveLink(1)
+	b.SetLinkDown(1, true)
+	h.RunFor(10 * time.Second) // two of the node's 5 s path checks
+	sa, _ := a.Peer(b.Address())
+	sb, _ := b.Peer(a.Address())
+	if sa.Bond.NumTotalLinks != 1 || len(sa.Bond.Paths) != 1 {
+		t.Errorf("a's bond after its link's socket closed: %d links, %d paths, want 1: %+v", sa.Bond.NumTotalLinks, len(sa.Bond.Paths), sa.Bond)
+	}
+	if sb.Bond.NumTotalLinks != 2 || sb.Bond.NumAliveLinks != 1 {
+		t.Errorf("b's bond after the link went dead: links %d/%d, want 1/2", sb.Bond.NumAliveLinks, sb.Bond.NumTotalLinks)
+	}
+}
+
 // TestBondQoSIsSuite0 checks that QOS_MEASUREMENT goes out unencrypted
 // with Poly1305 (suite 0), as 1.14.1 armors it, on each link.
 func TestBondQoSIsSuite0(t *testing.T) {
