@@ -215,12 +215,12 @@ func TestE2EBondInterop(t *testing.T) {
 	// a's primary link goes down: a sees its socket there go, b hears
 	// nothing more on it; both move to the spare.
 	cut(a, "eth1")
-	// It comes back: a binds to it again at its next interface scan, a
-	// new path (its old socket's path stays in the bond, ineligible, as
-	// 1.14.1 keeps a path until it has been ineligible for 600 s), and
-	// both return to the primary.
+	// It comes back: a binds to it again at its next interface scan, on a
+	// new socket, so a new path (the old socket's path left a's bond when
+	// the socket closed, as it leaves 1.14.1's), and both return to the
+	// primary. Both sides list the same two links again.
 	lab.Must(a.ns, "ip", "link", "set", "eth1", "up")
-	if !netlab.Eventually(30*time.Second, 500*time.Millisecond, func() bool { return both(2) }) {
+	if !netlab.Eventually(30*time.Second, 500*time.Millisecond, func() bool { return both(2) && va.NumTotalLinks == 2 && vb.NumTotalLinks == 2 }) {
 		t.Fatalf("a's eth1 back up: not bonded over both links again\nztgo a: %s\nZeroTierOne b: %s", va, vb)
 	}
 	back := time.Now()
