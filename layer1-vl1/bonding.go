@@ -147,7 +147,7 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, packetID uint64, verb wire
 	if k == 0 {
 		pa := r.path
 		if r.direct {
-			if pa = pb.fallback(r.path); pa != r.path {
+			if pa = n.fallback(pb, r.path); pa != r.path {
 				dst[0], k = pa, 1
 			}
 		}
@@ -162,10 +162,12 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, packetID uint64, verb wire
 // knows one that is not. 1.14.1 chooses as without a bond there, and so
 // keeps sending into a dead link until the path's 19 s of silence tell —
 // and a two-link bond that lost one link is exactly such a bond. A TCP
-// transfer across an active-backup fail-over stalled on it.
-func (pb *peerBond) fallback(pa *Path) *Path {
+// transfer across an active-backup fail-over stalled on it. A path whose
+// socket is gone (its interface went away) has left the bond (syncBond)
+// but may still be the peer's route for a while: it is as dead.
+func (n *Node) fallback(pb *peerBond, pa *Path) *Path {
 	i := pb.index(pa)
-	if i == bond.NoPath || pb.b.Eligible(i) {
+	if i != bond.NoPath && pb.b.Eligible(i) || i == bond.NoPath && !n.socketGone(pa.ep.Socket) {
 		return pa
 	}
 	for j, x := range pb.paths {
@@ -190,7 +192,7 @@ func (n *Node) bondPickOne(now int64, p *Peer, r *route, verb wire.Verb, flow bo
 	pb.picks = pb.b.Pick(now, verb, flow, pb.picks[:0])
 	switch len(pb.picks) {
 	case 0:
-		pa = pb.fallback(r.path)
+		pa = n.fallback(pb, r.path)
 	case 1:
 		if x := pb.paths[pb.picks[0]]; x != nil {
 			pa = x
