@@ -71,6 +71,20 @@ func (l *linkLab) bond(h, peer *site) (bondView, string) {
 	return v, out
 }
 
+// referenceBin is the zerotier-one binary of ZTGO_REFERENCE_BIN, as an
+// absolute path; the test is skipped without one.
+func referenceBin(t *testing.T) string {
+	t.Helper()
+	ref := os.Getenv("ZTGO_REFERENCE_BIN")
+	if ref == "" {
+		t.Skip("ZTGO_REFERENCE_BIN is not set: no ZeroTierOne to bond with")
+	}
+	if abs, err := filepath.Abs(ref); err == nil {
+		ref = abs
+	}
+	return ref
+}
+
 // TestE2EBondInterop is the two-link lab with b running ZeroTierOne 1.14.1
 // (ZTGO_REFERENCE_BIN) and a running ztgo, both with the same
 // active-backup bond (failoverInterval 1 s, eth1 the primary link, eth2 a
@@ -88,13 +102,7 @@ func (l *linkLab) bond(h, peer *site) (bondView, string) {
 // it falls back to the best-path choice, which keeps the dead path for
 // about 18 s (spec/multipath.md §14.5).
 func TestE2EBondInterop(t *testing.T) {
-	ref := os.Getenv("ZTGO_REFERENCE_BIN")
-	if ref == "" {
-		t.Skip("ZTGO_REFERENCE_BIN is not set: no ZeroTierOne to bond with")
-	}
-	if abs, err := filepath.Abs(ref); err == nil {
-		ref = abs
-	}
+	ref := referenceBin(t)
 	const failover = time.Second
 	l := newLinkLab(t, `"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000,"links":{"eth1":{"mode":"primary"},"eth2":{"mode":"spare"}}}},`,
 		ref, "sysctl", "ping", "curl", "tc", "iperf3")
@@ -254,13 +262,7 @@ func silence(rs []time.Time, t time.Time) time.Duration {
 // transfer each way is striped over both links by its sender: each
 // interface's packet counters grow on both hosts.
 func TestE2EBalanceRRInterop(t *testing.T) {
-	ref := os.Getenv("ZTGO_REFERENCE_BIN")
-	if ref == "" {
-		t.Skip("ZTGO_REFERENCE_BIN is not set: no ZeroTierOne to bond with")
-	}
-	if abs, err := filepath.Abs(ref); err == nil {
-		ref = abs
-	}
+	ref := referenceBin(t)
 	l := newLinkLab(t, `"defaultBondingPolicy":"balance-rr",`, ref, "sysctl", "ping", "iperf3")
 	lab, a, b := l.lab, l.a, l.b
 	pinger := lab.Start(a.ns, "ping a→b", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"])
