@@ -70,9 +70,21 @@ func (n *Node) linkName(socket int) string {
 	return "socket" + strconv.Itoa(socket)
 }
 
+// socketGone reports whether the bind no longer has socket: its
+// interface went away and the socket was closed.
+func (n *Node) socketGone(socket int) bool {
+	si, ok := n.bind.(transport.SocketInfoer)
+	if !ok {
+		return false
+	}
+	_, ok = si.SocketInfo(socket)
+	return !ok
+}
+
 // syncBond makes p's bond hold exactly p's current paths (n.mu held):
 // 1.14 nominates every path a peer learns and the bond drops the ones the
-// peer forgets.
+// peer forgets, and those whose socket the binder closed (Bond::curateBond
+// finds no link for them), though the peer still lists them.
 func (n *Node) syncBond(now int64, p *Peer) {
 	pb := p.bond
 	if pb == nil {
@@ -85,10 +97,12 @@ func (n *Node) syncBond(now int64, p *Peer) {
 			continue
 		}
 		keep := false
-		for _, pp := range p.paths {
-			if pp.path == pa {
-				keep = true
-				break
+		if !n.socketGone(pa.ep.Socket) {
+			for _, pp := range p.paths {
+				if pp.path == pa {
+					keep = true
+					break
+				}
 			}
 		}
 		if !keep {
@@ -97,7 +111,7 @@ func (n *Node) syncBond(now int64, p *Peer) {
 		}
 	}
 	for _, pp := range p.paths {
-		if pb.index(pp.path) != bond.NoPath {
+		if pb.index(pp.path) != bond.NoPath || n.socketGone(pp.path.ep.Socket) {
 			continue
 		}
 		ep := pp.path.ep
@@ -147,7 +161,7 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, verb wire.Verb, flow bond.
 	if k == 0 {
 		dst[0], k = r.path, 1
 		if r.direct {
-			dst[0] = pb.fallback(r.path)
+			dst[0] = n.fallback(pb, r.path)
 		}
 	}
 	pb.mu.Unlock()
@@ -159,10 +173,12 @@ func (n *Node) bondPick(now int64, p *Peer, r *route, verb wire.Verb, flow bond.
 // knows one that is not. 1.14.1 chooses as without a bond there, and so
 // keeps sending into a dead link until the path's 19 s of silence tell —
 // and a two-link bond that lost one link is exactly such a bond. A TCP
-// transfer across an active-backup fail-over stalled on it.
-func (pb *peerBond) fallback(pa *Path) *Path {
+// transfer across an active-backup fail-over stalled on it. A path whose
+// socket is gone (its interface went away) has left the bond (syncBond)
+// but may still be the peer's route for a while: it is as dead.
+func (n *Node) fallback(pb *peerBond, pa *Path) *Path {
 	i := pb.index(pa)
-	if i == bond.NoPath || pb.b.Eligible(i) {
+	if i != bond.NoPath && pb.b.Eligible(i) || i == bond.NoPath && !n.socketGone(pa.ep.Socket) {
 		return pa
 	}
 	for j, x := range pb.paths {
@@ -187,7 +203,7 @@ func (n *Node) bondPickOne(now int64, p *Peer, r *route, verb wire.Verb, flow bo
 	pb.picks = pb.b.Pick(now, verb, flow, pb.picks[:0])
 	switch len(pb.picks) {
 	case 0:
-		pa = pb.fallback(r.path)
+		pa = n.fallback(pb, r.path)
 	case 1:
 		if x := pb.paths[pb.picks[0]]; x != nil {
 			pa = x

@@ -209,6 +209,52 @@ func TestBondActiveBackupFailover(t *testing.T) {
 	}
 }
 
+// TestBondDropsPathOfClosedSocket takes one of a's links away as an
+// interface that disappears: the bind closes its socket. 1.14's bond finds
+// no link for a path whose socket the binder no longer has and drops the
+// path at once (Bond::curateBond); the peer's own path list still holds
+// it. a's bond must do the same, and not count the path among its links,
+// while b, whose socket is still there, keeps its dead path until it has
+// been ineligible for 600 s, as 1.14 does.
+func TestBondDropsPathOfClosedSocket(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}}}`)
+	h.RunFor(20 * time.Second)
+	a.RemoveLink(1)
+	b.SetLinkDown(1, true)
+	h.RunFor(10 * time.Second) // two of the node's 5 s path checks
+	sa, _ := a.Peer(b.Address())
+	sb, _ := b.Peer(a.Address())
+	if sa.Bond.NumTotalLinks != 1 || len(sa.Bond.Paths) != 1 {
+		t.Errorf("a's bond after its link's socket closed: %d links, %d paths, want 1: %+v", sa.Bond.NumTotalLinks, len(sa.Bond.Paths), sa.Bond)
+	}
+	if sb.Bond.NumTotalLinks != 2 || sb.Bond.NumAliveLinks != 1 {
+		t.Errorf("b's bond after the link went dead: links %d/%d, want 1/2", sb.Bond.NumAliveLinks, sb.Bond.NumTotalLinks)
+	}
+}
+
+// TestBondClosedSocketAfterFailover takes a's link 1 away (its socket
+// closed) while frames flow. Link 1 is the peer's route (the best path until
+// it has been silent for long), whichever link the bond had active. The
+// bond fails over if it must, then drops the path (syncBond), and is left
+// with one path: not ready, so it answers as without a bond, and the route
+// still names the closed socket. Frames must go on the live link all the
+// same.
+func TestBondClosedSocketAfterFailover(t *testing.T) {
+	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"ab","policies":{"ab":{"basePolicy":"active-backup","failoverInterval":1000}}}`)
+	h.RunFor(20 * time.Second)
+	a.RemoveLink(1)
+	b.SetLinkDown(1, true)
+	h.RunFor(10 * time.Second) // failed over, and the path left a's bond
+	if st, _ := a.Peer(b.Address()); st.Bond.NumTotalLinks != 1 {
+		t.Fatalf("a's bond: %d links, want 1", st.Bond.NumTotalLinks)
+	}
+	c := countFrames(a, b)
+	sendFlows(t, h, a, b, c, []uint16{1000}, 50)
+	if c.perLink[0] != 50 {
+		t.Errorf("frames per link after link 1's socket closed: %v, want all 50 on link 0", c.perLink)
+	}
+}
+
 // TestBondQoSIsSuite0 checks that QOS_MEASUREMENT goes out unencrypted
 // with Poly1305 (suite 0), as 1.14.1 armors it, on each link.
 func TestBondQoSIsSuite0(t *testing.T) {

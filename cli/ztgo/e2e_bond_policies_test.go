@@ -29,7 +29,7 @@ const linkRate = 20.0 // Mbit/s, what shape() allows per link
 // thousand reorderings.
 func TestE2EBondBalanceXOR(t *testing.T) {
 	const flows = 4
-	l := newLinkLab(t, `"defaultBondingPolicy":"balance-xor",`, "iperf3", "tc")
+	l := newLinkLab(t, `"defaultBondingPolicy":"balance-xor",`, "", "iperf3", "tc")
 	l.checkPolicy("balance-xor")
 	l.loadLinks()
 	var links []string
@@ -57,7 +57,7 @@ func TestE2EBondBalanceXOR(t *testing.T) {
 // reordering.
 func TestE2EBondBalanceAware(t *testing.T) {
 	const flows, draws = 4, 4
-	l := newLinkLab(t, `"defaultBondingPolicy":"balance-aware",`, "iperf3", "tc")
+	l := newLinkLab(t, `"defaultBondingPolicy":"balance-aware",`, "", "iperf3", "tc")
 	l.checkPolicy("balance-aware")
 	l.loadLinks()
 	l.oneFlowOneLink(t, "balance-aware")
@@ -205,7 +205,7 @@ func checkFlowsKept(t *testing.T, policy string, r flowResult, flows int) {
 // for 3 s by nftables (restored), and a's eth2 is taken down, and at most
 // one ping is lost to each cut.
 func TestE2EBondBroadcast(t *testing.T) {
-	l := newLinkLab(t, `"defaultBondingPolicy":"broadcast",`, "nft")
+	l := newLinkLab(t, `"defaultBondingPolicy":"broadcast",`, "", "nft")
 	a, b := l.a, l.b
 	l.checkPolicy("broadcast")
 	l.pinger.Stop()

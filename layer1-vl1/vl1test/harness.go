@@ -315,6 +315,7 @@ type Bind struct {
 	// i on links[i], and a switch per link that cuts it.
 	links []*memnet.Host
 	down  []*atomic.Bool
+	gone  []*atomic.Bool                                           // the link's interface went away: its socket is closed
 	tap   atomic.Pointer[func(ep transport.Endpoint, data []byte)] // read on every send: no lock
 }
 

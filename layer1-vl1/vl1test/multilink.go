@@ -44,6 +44,7 @@ func (h *Harness) AddMultiLink(name string, links int, latency ...time.Duration)
 		}
 		b.links = append(b.links, host)
 		b.down = append(b.down, new(atomic.Bool))
+		b.gone = append(b.gone, new(atomic.Bool))
 	}
 	b.Host = b.links[0]
 	return h.startBind(name, h.ids[idx], b, nil, false)
@@ -64,6 +65,27 @@ func (n *Node) LinkEndpoints() []netip.AddrPort {
 // SetLinkDown cuts link k (nothing sent or received on it) or restores it,
 // as unplugging a cable would.
 func (n *Node) SetLinkDown(k int, down bool) { n.Bind.down[k].Store(down) }
+
+// RemoveLink takes link k away as an interface that disappears does: the
+// link is cut and the bind no longer knows its socket (SocketInfo), as a
+// node's UDP closes the socket of an interface whose address is gone.
+func (n *Node) RemoveLink(k int) {
+	n.Bind.down[k].Store(true)
+	n.Bind.gone[k].Store(true)
+}
+
+// SocketInfo implements transport.SocketInfoer: every socket of the bind
+// has no interface name (the engine names its link socketN), and a link
+// taken away by RemoveLink has no socket any more.
+func (b *Bind) SocketInfo(socket int) (transport.SocketInfo, bool) {
+	if b.links == nil {
+		return transport.SocketInfo{Local: b.Host.IP()}, true
+	}
+	if socket < 0 || socket >= len(b.links) || b.gone[socket].Load() {
+		return transport.SocketInfo{}, false
+	}
+	return transport.SocketInfo{Local: b.links[socket].IP()}, true
+}
 
 // linkOf is the link an address is on: k for 172.(16+k).0.0/16, else 0.
 func linkOf(a netip.Addr) int {
