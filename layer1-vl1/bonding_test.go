@@ -285,13 +285,19 @@ func TestBondedSendAllocatesNothing(t *testing.T) {
 	h, a, b := bondedPair(t, `{"defaultBondingPolicy":"balance-xor"}`)
 	h.RunFor(time.Second)
 	a.Bind.Mute.Store(true)
-	p := udpFrame(1000, 80)
+	allocsPerSend(t, a, b, udpFrame(1000, 80), "to a bonded peer")
+}
+
+// allocsPerSend fails t unless sending p from a to b, through Send and
+// through a TxBatch, costs no allocation (what names the case).
+func allocsPerSend(t *testing.T, a, b *vl1test.Node, p []byte, what string) {
+	t.Helper()
 	if n := testing.AllocsPerRun(200, func() {
 		if _, err := a.Send(b.Address(), wire.VerbFRAME, p, false); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
-		t.Errorf("Send to a bonded peer: %v allocations per packet", n)
+		t.Errorf("Send %s: %v allocations per packet", what, n)
 	}
 	tx := a.NewTxBatch()
 	buf := make([]byte, vl1.HeaderRoom+len(p))
@@ -302,7 +308,7 @@ func TestBondedSendAllocatesNothing(t *testing.T) {
 		}
 		tx.Flush()
 	}); n != 0 {
-		t.Errorf("TxBatch to a bonded peer: %v allocations per packet", n)
+		t.Errorf("TxBatch %s: %v allocations per packet", what, n)
 	}
 }
 

@@ -209,25 +209,7 @@ func TestPathMTUSendAllocatesNothing(t *testing.T) {
 	h.RunFor(time.Second)
 	w := watchLinks(a, b)
 	a.Bind.Mute.Store(true)
-	p := mtuFrame(1)
-	if n := testing.AllocsPerRun(200, func() {
-		if _, err := a.Send(b.Address(), wire.VerbFRAME, p, false); err != nil {
-			t.Fatal(err)
-		}
-	}); n != 0 {
-		t.Errorf("Send at a path MTU of 600: %v allocations per packet", n)
-	}
-	tx := a.NewTxBatch()
-	buf := make([]byte, vl1.HeaderRoom+len(p))
-	if n := testing.AllocsPerRun(200, func() {
-		copy(buf[vl1.HeaderRoom:], p)
-		if !tx.Add(b.Address(), wire.VerbFRAME, buf, vl1.HeaderRoom, len(buf)) {
-			t.Fatal("TxBatch.Add refused a bonded peer")
-		}
-		tx.Flush()
-	}); n != 0 {
-		t.Errorf("TxBatch at a path MTU of 600: %v allocations per packet", n)
-	}
+	allocsPerSend(t, a, b, mtuFrame(1), "at a path MTU of 600")
 	a.Bind.Tap(nil)
 	if max(w.largest[0], w.largest[1]) != 600 {
 		t.Errorf("largest datagram %v, want 600", w.largest)

@@ -242,18 +242,6 @@ func TestE2EBondInterop(t *testing.T) {
 	t.Logf("counters (a ztgo, b ZeroTierOne):\n%s", text)
 }
 
-// silence is the longest time between two consecutive replies from the
-// last one before t on.
-func silence(rs []time.Time, t time.Time) time.Duration {
-	var gap time.Duration
-	for i := 1; i < len(rs); i++ {
-		if rs[i].After(t) && rs[i].Sub(rs[i-1]) > gap {
-			gap = rs[i].Sub(rs[i-1])
-		}
-	}
-	return gap
-}
-
 // TestE2EBalanceRRInterop: the interop lab with a balance-rr bond on
 // both sides. Outside active-backup, 1.14.1 keeps a path eligible after
 // its 15 s trial only if the peer's QOS_MEASUREMENT reports arrive on it
@@ -281,16 +269,7 @@ func TestE2EBalanceRRInterop(t *testing.T) {
 	t.Logf("bonded\nztgo a: %s\nZeroTierOne b: %s", va, vb)
 
 	// Packets each host sent on each link during a transfer.
-	tx := func(h *site) map[string]int {
-		m := map[string]int{}
-		for _, ifname := range []string{"eth1", "eth2"} {
-			out, _ := lab.Run(h.ns, "cat", "/sys/class/net/"+ifname+"/statistics/tx_packets")
-			n := 0
-			fmt.Sscan(out, &n)
-			m[ifname] = n
-		}
-		return m
-	}
+	tx := func(h *site) map[string]int { return l.linkStat(h, "tx_packets") }
 	lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-B", l.ztIP["b"])
 	time.Sleep(200 * time.Millisecond)
 	for _, c := range []struct {
