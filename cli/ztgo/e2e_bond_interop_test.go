@@ -255,7 +255,8 @@ func TestE2EBondInterop(t *testing.T) {
 // interface counters grow on both); balance-xor and balance-aware keep
 // each TCP flow on one link (runs of one flow each, ≥90% of the sender's
 // bytes on one link, and ztgo's bond assigns the flow to that link's
-// path), balance-xor flows of odd and even flow ID on different links;
+// path), ztgo's balance-xor flows of odd and even flow ID on different
+// links;
 // broadcast sends every frame on both links and loses at most a ping to
 // a link being cut (broadcastPings).
 func TestE2EBondPoliciesInterop(t *testing.T) {
@@ -281,16 +282,21 @@ func TestE2EBondPoliciesInterop(t *testing.T) {
 			}
 		}, false},
 		{"balance-xor", func(t *testing.T, l *linkLab) {
-			// Flow IDs are ports XOR protocol: client ports 40000–40003
-			// give flows of both parities each way.
-			for _, sender := range []*site{l.a, l.b} {
+			// Flow IDs are ports XOR protocol: four client ports in a row
+			// give flows of both parities each way, new ones for b (a's
+			// flows were b's too, for the ACKs).
+			for i, sender := range []*site{l.a, l.b} {
 				var links []string
-				for port := 40000; port < 40004; port++ {
+				first := 40000 + 1000*i
+				for port := first; port < first+4; port++ {
 					links = append(links, l.oneFlowOneLink(t, sender, "balance-xor", 1, "-b", rate, "--cport", strconv.Itoa(port)))
 				}
-				t.Logf("balance-xor: %s sent the flows from client ports 40000–40003 on %v", sender.name, links)
-				for i := 0; i+1 < len(links); i++ {
-					if links[i] == links[i+1] {
+				t.Logf("balance-xor: %s sent the flows from client ports %d–%d on %v", sender.name, first, first+3, links)
+				for j := 0; j+1 < len(links); j++ {
+					// 1.14.1 moves a flow off a path that leaves its
+					// bonded set and does not move it back: its
+					// parity is logged, not asserted.
+					if links[j] == links[j+1] && sender == l.a {
 						t.Errorf("balance-xor: %s sent flows of odd and even flow ID on one link: %v", sender.name, links)
 					}
 				}
