@@ -293,9 +293,10 @@ func TestE2EBondPoliciesInterop(t *testing.T) {
 				}
 				t.Logf("balance-xor: %s sent the flows from client ports %d–%d on %v", sender.name, first, first+3, links)
 				for j := 0; j+1 < len(links); j++ {
-					// 1.14.1 moves a flow off a path that leaves its
-					// bonded set and does not move it back: its
-					// parity is logged, not asserted.
+					// 1.14.1 put flows of both parities on one link
+					// in some runs, for want of a reason found
+					// (spec/multipath.md §14.6): its parity is
+					// logged, not asserted.
 					if links[j] == links[j+1] && sender == l.a {
 						t.Errorf("balance-xor: %s sent flows of odd and even flow ID on one link: %v", sender.name, links)
 					}
