@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,71 +243,130 @@ func TestE2EBondInterop(t *testing.T) {
 	t.Logf("counters (a ztgo, b ZeroTierOne):\n%s", text)
 }
 
-// TestE2EBalanceRRInterop: the interop lab with a balance-rr bond on
-// both sides. Outside active-backup, 1.14.1 keeps a path eligible after
-// its 15 s trial only if the peer's QOS_MEASUREMENT reports arrive on it
-// (within 600 s), and ztgo does the same: both links staying alive on
-// both sides past the trial shows each accepts the other's reports. A TCP
-// transfer each way is striped over both links by its sender: each
-// interface's packet counters grow on both hosts.
-func TestE2EBalanceRRInterop(t *testing.T) {
+// TestE2EBondPoliciesInterop: the interop lab with the same bond on both
+// sides, one subtest per policy other than active-backup. Outside
+// active-backup, 1.14.1 keeps a path eligible after its 15 s trial only
+// if the peer's QOS_MEASUREMENT reports arrive on it (within 600 s), and
+// ztgo does the same: both links staying alive on both sides past the
+// trial, with a ping stream a→b never silent for a second, shows each
+// accepts the other's reports. Each policy's traffic, each way (during
+// the trial, but for broadcast's, which cuts the links):
+// balance-rr stripes one TCP transfer over both links (the sender's
+// interface counters grow on both); balance-xor and balance-aware keep
+// each TCP flow on one link (runs of one flow each, ≥90% of the sender's
+// bytes on one link, and ztgo's bond assigns the flow to that link's
+// path), ztgo's balance-xor flows of odd and even flow ID on different
+// links;
+// broadcast sends every frame on both links and loses at most a ping to
+// a link being cut (broadcastPings).
+func TestE2EBondPoliciesInterop(t *testing.T) {
 	ref := referenceBin(t)
-	l := newLinkLab(t, `"defaultBondingPolicy":"balance-rr",`, ref, "sysctl", "ping", "iperf3")
-	lab, a, b := l.Lab, l.a, l.b
-	pinger := lab.Start(a.ns, "ping a→b", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"])
-	var va, vb bondView
-	both := func() bool {
-		va, _ = l.bond(a, b)
-		vb, _ = l.bond(b, a)
-		return va.IsBonded && vb.IsBonded && va.Policy == "balance-rr" && vb.Policy == "balance-rr" &&
-			va.NumAliveLinks == 2 && vb.NumAliveLinks == 2 && va.NumTotalLinks == 2 && vb.NumTotalLinks == 2 &&
-			len(va.links()) == 2 && len(vb.links()) == 2
-	}
-	if !netlab.Eventually(40*time.Second, 500*time.Millisecond, both) {
-		t.Fatalf("not bonded over both links on both sides\nztgo a: %s\nZeroTierOne b: %s", va, vb)
-	}
-	bondedAt := time.Now()
-	t.Logf("bonded\nztgo a: %s\nZeroTierOne b: %s", va, vb)
-
-	// Packets each host sent on each link during a transfer.
-	tx := func(h *site) map[string]int { return l.linkStat(h, "tx_packets") }
-	lab.Start(b.ns, "iperf3-server", "iperf3", "-s", "-B", l.ztIP["b"])
-	time.Sleep(200 * time.Millisecond)
+	// The subtests run side by side, each in a lab of its own: most of
+	// each is the wait for the bond and its trial period. Transfers are
+	// held to 100 Mbit/s, enough to tell the links apart, not to load the
+	// machine.
+	const rate = "100M"
 	for _, c := range []struct {
-		name   string
-		sender *site
-		args   []string
-	}{{"a→b (ztgo sends)", a, nil}, {"b→a (ZeroTierOne sends)", b, []string{"-R"}}} {
-		before := tx(c.sender)
-		out, err := lab.Run(a.ns, append([]string{"iperf3", "-c", l.ztIP["b"], "-t", "4", "-f", "m"}, c.args...)...)
-		after := tx(c.sender)
-		if err != nil {
-			t.Fatalf("iperf3 %s: %v\n%s", c.name, err, out)
-		}
-		d1, d2 := after["eth1"]-before["eth1"], after["eth2"]-before["eth2"]
-		t.Logf("TCP %s: %s; packets sent by %s on eth1 %d, on eth2 %d", c.name, strings.TrimSpace(lastLines(out, 3)), c.sender.name, d1, d2)
-		if min(d1, d2) < max(d1, d2)/4 {
-			t.Errorf("TCP %s: %s sent %d packets on eth1 and %d on eth2, want both links used", c.name, c.sender.name, d1, d2)
-		}
-	}
+		policy string
+		// traffic runs once the bond has formed, in its trial period
+		// (time enough for it) unless afterTrial.
+		traffic    func(t *testing.T, l *linkLab)
+		afterTrial bool
+	}{
+		{"balance-rr", func(t *testing.T, l *linkLab) {
+			for _, sender := range []*site{l.a, l.b} {
+				r := l.flowRun(sender, "-t", "2", "-b", rate)
+				if d1, d2 := r.sent["eth1"], r.sent["eth2"]; min(d1, d2) < max(d1, d2)/4 {
+					t.Errorf("balance-rr: one TCP flow from %s: %d bytes on eth1 and %d on eth2, want both links used", sender.name, d1, d2)
+				}
+			}
+		}, false},
+		{"balance-xor", func(t *testing.T, l *linkLab) {
+			// Flow IDs are ports XOR protocol: four client ports in a row
+			// give flows of both parities each way, new ones for b (a's
+			// flows were b's too, for the ACKs).
+			for i, sender := range []*site{l.a, l.b} {
+				var links []string
+				first := 40000 + 1000*i
+				for port := first; port < first+4; port++ {
+					links = append(links, l.oneFlowOneLink(t, sender, "balance-xor", 1, "-b", rate, "--cport", strconv.Itoa(port)))
+				}
+				t.Logf("balance-xor: %s sent the flows from client ports %d–%d on %v", sender.name, first, first+3, links)
+				for j := 0; j+1 < len(links); j++ {
+					// 1.14.1 put flows of both parities on one link
+					// in some runs, for want of a reason found
+					// (spec/multipath.md §14.6): its parity is
+					// logged, not asserted.
+					if links[j] == links[j+1] && sender == l.a {
+						t.Errorf("balance-xor: %s sent flows of odd and even flow ID on one link: %v", sender.name, links)
+					}
+				}
+			}
+		}, false},
+		{"balance-aware", func(t *testing.T, l *linkLab) {
+			// Each new flow draws a link at random (equal capacities):
+			// draw until both links have carried one, up to six flows.
+			for _, sender := range []*site{l.a, l.b} {
+				seen := map[string]bool{}
+				var links []string
+				for len(links) < 3 || len(seen) < 2 && len(links) < 6 {
+					link := l.oneFlowOneLink(t, sender, "balance-aware", 1, "-b", rate)
+					seen[link] = true
+					links = append(links, link)
+				}
+				t.Logf("balance-aware: %s sent %d flows on %v", sender.name, len(links), links)
+				if len(seen) < 2 {
+					t.Errorf("balance-aware: %s sent %d new flows all on %v", sender.name, len(links), links)
+				}
+			}
+		}, false},
+		{"broadcast", func(t *testing.T, l *linkLab) { l.broadcastPings(t) }, true}, // it cuts the links
+	} {
+		t.Run(c.policy, func(t *testing.T) {
+			t.Parallel()
+			l := newLinkLab(t, `"defaultBondingPolicy":"`+c.policy+`",`, ref, "sysctl", "ping", "iperf3", "nft")
+			lab, a, b := l.Lab, l.a, l.b
+			pinger := lab.Start(a.ns, "ping a→b", "ping", "-D", "-n", "-i", "0.05", "-W", "1", l.ztIP["b"])
+			var va, vb bondView
+			both := func() bool {
+				va, _ = l.bond(a, b)
+				vb, _ = l.bond(b, a)
+				return va.IsBonded && vb.IsBonded && va.Policy == c.policy && vb.Policy == c.policy &&
+					va.NumAliveLinks == 2 && vb.NumAliveLinks == 2 && va.NumTotalLinks == 2 && vb.NumTotalLinks == 2 &&
+					len(va.links()) == 2 && len(vb.links()) == 2
+			}
+			if !netlab.Eventually(40*time.Second, 500*time.Millisecond, both) {
+				t.Fatalf("not bonded over both links on both sides\nztgo a: %s\nZeroTierOne b: %s", va, vb)
+			}
+			bondedAt := time.Now()
+			t.Logf("bonded\nztgo a: %s\nZeroTierOne b: %s", va, vb)
+			if !c.afterTrial {
+				c.traffic(t, l)
+			}
 
-	// Past the trial period, the paths stay eligible on QoS reports alone.
-	time.Sleep(time.Until(bondedAt.Add(17 * time.Second)))
-	for i := 0; i < 6; i++ {
-		if !both() {
-			t.Fatalf("%v after the bond formed, a link is no longer alive\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("%v after the bond formed, past the trial period\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
-	pinger.Stop()
-	rs := replies(pinger.Output())
-	if len(rs) == 0 {
-		t.Fatal("no ping replies")
-	}
-	gap := silence(rs, rs[0])
-	t.Logf("pings a→b: %d replies, longest silence %v", len(rs), gap.Round(time.Millisecond))
-	if gap > time.Second {
-		t.Errorf("pings a→b: no reply for %v", gap)
+			// Past the trial period, the paths stay eligible on QoS
+			// reports alone.
+			time.Sleep(time.Until(bondedAt.Add(16500 * time.Millisecond)))
+			for i := 0; i < 4; i++ {
+				if !both() {
+					t.Fatalf("%v after the bond formed, a link is no longer alive\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			t.Logf("%v after the bond formed, past the trial period\nztgo a: %s\nZeroTierOne b: %s", time.Since(bondedAt).Round(time.Second), va, vb)
+			pinger.Stop()
+			rs := replies(pinger.Output())
+			if len(rs) == 0 {
+				t.Fatal("no ping replies")
+			}
+			gap := silence(rs, rs[0])
+			t.Logf("pings a→b: %d replies, longest silence %v", len(rs), gap.Round(time.Millisecond))
+			if gap > time.Second {
+				t.Errorf("pings a→b: no reply for %v", gap)
+			}
+			if c.afterTrial {
+				c.traffic(t, l)
+			}
+		})
 	}
 }

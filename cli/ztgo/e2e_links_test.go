@@ -84,7 +84,7 @@ func twoLinks(t *testing.T, bonding string, aggregate, nft bool) (time.Duration,
 	a, b, pinger := l.a, l.b, l.pinger
 	if aggregate {
 		l.loadLinks() // shaped, past the bond's 15 s trial period
-		return 0, l.flowRun().mbps
+		return 0, l.flowRun(a).mbps
 	}
 
 	// Take the link a sends on down and time the silence between replies.

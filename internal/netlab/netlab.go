@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ type Lab struct {
 	nss    []string
 	procs  []*Proc
 }
+
+// labs counts the labs New made.
+var labs atomic.Int64
 
 // Required reports whether CI demands the end-to-end tests.
 func Required() bool { return os.Getenv("ZTGO_E2E") == "1" }
@@ -56,7 +60,12 @@ func New(t testing.TB, tools ...string) *Lab {
 			skip("%s not installed", tool)
 		}
 	}
+	// Labs of one process are numbered after the first, so that tests
+	// running in parallel get namespaces of their own.
 	l := &Lab{t: t, prefix: fmt.Sprintf("zte%d", os.Getpid()%100000)}
+	if n := labs.Add(1) - 1; n > 0 {
+		l.prefix += fmt.Sprintf("n%d", n)
+	}
 	t.Cleanup(l.cleanup)
 	return l
 }
