@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,37 @@ type Lab struct {
 
 // labs counts the labs New made.
 var labs atomic.Int64
+
+var sweepOnce sync.Once
+
+// labNS is a lab's namespace name: zte, the PID of the process that made
+// it, the lab's number in that process, a dash and the name.
+var labNS = regexp.MustCompile(`^zte([0-9]+)(n[0-9]+)?-`)
+
+// sweep deletes the namespaces of labs whose process is gone: go test's
+// -timeout ends a test binary with a panic that runs no cleanup, and
+// SIGKILL runs none either. A namespace is left alone while the process
+// named in it lives, or while any process is inside it.
+func sweep(t testing.TB) {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		m := labNS.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); err == nil {
+			continue // its process lives (or the PID is someone's again)
+		}
+		if out, err := exec.Command("ip", "netns", "pids", e.Name()).Output(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
+			t.Logf("sweep: ip netns del %s: %v %s", e.Name(), err, out)
+			continue
+		}
+		t.Logf("sweep: deleted %s, left by process %s", e.Name(), m[1])
+	}
+}
 
 // Required reports whether CI demands the end-to-end tests.
 func Required() bool { return os.Getenv("ZTGO_E2E") == "1" }
@@ -62,8 +94,12 @@ func New(t testing.TB, tools ...string) *Lab {
 	}
 	// Labs of one process are numbered after the first, so that tests
 	// running in parallel get namespaces of their own.
-	l := &Lab{t: t, prefix: fmt.Sprintf("zte%d", os.Getpid()%100000)}
-	if n := labs.Add(1) - 1; n > 0 {
+	n := labs.Add(1) - 1
+	if n == 0 {
+		sweepOnce.Do(func() { sweep(t) })
+	}
+	l := &Lab{t: t, prefix: fmt.Sprintf("zte%d", os.Getpid())}
+	if n > 0 {
 		l.prefix += fmt.Sprintf("n%d", n)
 	}
 	t.Cleanup(l.cleanup)
