@@ -315,15 +315,8 @@ func peerJSON(p vl1.PeerInfo, localPort func(socket int) int, tunneled bool) obj
 		"tunneled":     tunneled,
 		"paths":        paths,
 	}
-	if b := p.Bond; b != nil {
-		po["bondingPolicyCode"] = b.PolicyCode
-		po["bondingPolicyStr"] = b.PolicyStr
-		po["numAliveLinks"] = b.NumAliveLinks
-		po["numTotalLinks"] = b.NumTotalLinks
-		po["failoverInterval"] = b.FailoverInterval
-		po["downDelay"] = b.DownDelay
-		po["upDelay"] = b.UpDelay
-		po["packetsPerLink"] = b.PacketsPerLink
+	if p.Bond != nil {
+		mergeJSON(po, p.Bond)
 	}
 	return po
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -84,22 +85,26 @@ func (n *Node) bondSetMTU(w http.ResponseWriter, r *http.Request) {
 	bondReply(w, http.StatusOK, "{}")
 }
 
-// bondPathJSON adds what 1.14.1 adds to a bonded peer's path object.
+// bondPathJSON adds what 1.14.1 adds to a bonded peer's path object: the
+// bond's view of the path (zero for a path outside the bond), with the
+// ages counted from the path's own times, as _peerToJson counts them.
 func bondPathJSON(po object, pa vl1.PathInfo, now int64) {
-	po["lastInAge"] = now - millis(pa.LastReceive)
-	po["lastOutAge"] = now - millis(pa.LastSend)
 	b := pa.Bond
 	if b == nil {
 		b = new(bond.PathStatus)
 	}
-	po["ifname"] = b.Ifname
-	po["latencyMean"] = b.LatencyMean
-	po["latencyVariance"] = b.LatencyVariance
-	po["packetLossRatio"] = b.PacketLossRatio
-	po["packetErrorRatio"] = b.PacketErrorRatio
-	po["assignedFlowCount"] = b.AssignedFlowCount
-	po["bonded"] = b.Bonded
-	po["eligible"] = b.Eligible
-	po["givenLinkSpeed"] = b.GivenLinkSpeed
-	po["relativeQuality"] = b.RelativeQuality
+	mergeJSON(po, b)
+	po["lastInAge"] = now - millis(pa.LastReceive)
+	po["lastOutAge"] = now - millis(pa.LastSend)
+}
+
+// mergeJSON adds v's fields to o under their JSON names: bond.Status and
+// bond.PathStatus name their fields as 1.14.1's JSON does.
+func mergeJSON(o object, v any) {
+	b, _ := json.Marshal(v)
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(b, &fields)
+	for k, raw := range fields {
+		o[k] = raw
+	}
 }
