@@ -264,9 +264,6 @@ func (n *Node) handleMultipath(now int64, p *Peer, pa *Path, verb wire.Verb, pay
 // bondTick runs every bond's timers (n.mu held) and sends what they ask
 // for: ECHO heartbeats and QOS_MEASUREMENT reports, each on its own path.
 func (n *Node) bondTick(now int64) {
-	if !n.bonding.InUse() {
-		return
-	}
 	for _, p := range n.peers {
 		pb := p.bond
 		if pb == nil {

@@ -198,11 +198,16 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 	}
 	p, pkt := it.peer, it.pkt
 	verb := pkt.Verb()
-	if p.bond != nil && pkt.Hops() == 0 {
-		n.bondReceived(now, p, n.knownPath(it.ep), it.wireID, verb, pkt.Payload())
+	vl2 := verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR
+	var pa *Path // the known path it came on, looked up once for the bond and the fast path
+	if vl2 || p.bond != nil {
+		pa = n.knownPath(it.ep)
 	}
-	if verb.IsVL2() && verb != wire.VerbOK && verb != wire.VerbERROR {
-		if pa := n.knownPath(it.ep); pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
+	if p.bond != nil && pkt.Hops() == 0 {
+		n.bondReceived(now, p, pa, it.wireID, verb, pkt.Payload())
+	}
+	if vl2 {
+		if pa != nil && n.receivedFast(now, p, pa, pkt.Hops(), verb) {
 			n.stats.Received[verb].Add(1)
 			if upper := n.getUpper(); upper != nil {
 				in := Inbound{From: p.id.Address(), Verb: verb, PacketID: it.wireID, Hops: pkt.Hops(), Payload: pkt.Payload()}
@@ -215,7 +220,7 @@ func (n *Node) deliverItem(now int64, it *rxItem) {
 		}
 	}
 	n.mu.Lock()
-	pa := n.pathFor(it.ep)
+	pa = n.pathFor(it.ep)
 	if pa == nil {
 		n.unlock()
 		return

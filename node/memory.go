@@ -8,7 +8,7 @@ import (
 
 // After a burst of traffic the Go runtime keeps the heap pages it freed
 // for minutes, in case they are needed again; the sockets' own buffers are
-// given back after ten quiet seconds (layer0-transport). A member that
+// given back after two quiet seconds (layer0-transport). A member that
 // moved a gigabyte and went quiet should look, in top, like one that did
 // not, so when traffic stops the node hands the heap's free pages back too.
 // The check is cheap (one counter read), so it runs often enough that the
