@@ -49,23 +49,14 @@ func TestBondingLocalConf(t *testing.T) {
 	if len(bondLines) != 3 { // x's basePolicy, y's failoverInterval, the peer "zz"
 		t.Errorf("want 3 bonding problems, one line each; got:\n%s", strings.Join(bondLines, "\n"))
 	}
-	for _, c := range []struct {
-		method, path string
-		code         int
-		body         string
-	}{
+	expectReplies(t, n, []apiReply{
 		{"GET", "/bond/show/0123456789", 400, "{}"},
 		{"POST", "/bond/rotate/0123456789", 400, "{}"},
 		{"POST", "/bond/setmtu/1400/eth0/10.0.0.1", 400, "Unable to find specified link"},
 		{"PUT", "/bond/setmtu/67/eth0/10.0.0.1", 400, "Specified MTU is not reasonable"},
 		{"POST", "/bond/setmtu/65536/eth0/10.0.0.1", 400, "Specified MTU is not reasonable"},
 		{"GET", "/bond/show/xyz", 404, ""},
-	} {
-		code, body, _ := call(t, n, c.method, c.path, "")
-		if code != c.code || body != c.body {
-			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, code, body, c.code, c.body)
-		}
-	}
+	})
 }
 
 // TestPeerJSONBonded: a bonded peer's object carries 1.14.1's bond fields,

@@ -78,11 +78,7 @@ func TestConfigEndpoints(t *testing.T) {
 func TestNotFoundAndBond(t *testing.T) {
 	n, stop := start(t, privateHome(t, rootSecret(t)))
 	defer stop()
-	for _, c := range []struct {
-		method, path string
-		code         int
-		body         string
-	}{
+	expectReplies(t, n, []apiReply{
 		{"GET", "/nope", 404, ""},
 		{"DELETE", "/status", 404, ""},
 		{"POST", "/peer", 404, ""},
@@ -98,14 +94,27 @@ func TestNotFoundAndBond(t *testing.T) {
 		{"POST", "/bond/setmtu/1400/eth0/10.0.0.1", 400, "Bonding layer isn't active yet"},
 		{"GET", "/bond/show/xyz", 404, ""},
 		{"GET", "/bond/rotate/0123456789", 404, ""},
-	} {
+	})
+	// without the token, unknown paths are 401 as the rest
+	if code, _, body := get(t, n, "/nope", nil); code != 401 || body != "{}" {
+		t.Errorf("/nope without token: %d %s", code, body)
+	}
+}
+
+// apiReply is a request to the local API and the reply it must get.
+type apiReply struct {
+	method, path string
+	code         int
+	body         string
+}
+
+// expectReplies makes each request with the token and checks the reply.
+func expectReplies(t *testing.T, n *Node, cases []apiReply) {
+	t.Helper()
+	for _, c := range cases {
 		code, body, _ := call(t, n, c.method, c.path, "")
 		if code != c.code || body != c.body {
 			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, code, body, c.code, c.body)
 		}
-	}
-	// without the token, unknown paths are 401 as the rest
-	if code, _, body := get(t, n, "/nope", nil); code != 401 || body != "{}" {
-		t.Errorf("/nope without token: %d %s", code, body)
 	}
 }
