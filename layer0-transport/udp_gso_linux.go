@@ -76,10 +76,14 @@ func (c *udpConn) sendMany(u *UDP, bufs [][]byte, to netip.AddrPort) error {
 	b := sendmmsgBatches.Get().(*sendmmsgBatch)
 	defer sendmmsgBatches.Put(b)
 	b.setAddr(to, c.v6)
+	lone := len(bufs) == 1
 	for len(bufs) > 0 {
 		sent, err := b.send(c.sys.raw, bufs, c.sys.gso.Load(), &u.stats)
 		bufs = bufs[sent:]
 		if err == nil {
+			if lone {
+				fastsys.YieldAfterLone() // let the peer this woke run first
+			}
 			return nil
 		}
 		errno, ok := err.(syscall.Errno)

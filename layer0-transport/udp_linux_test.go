@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ztgo/ztgo/internal/fastsys"
 )
 
 // kernelOffloads reports whether this kernel has UDP GSO and GRO, asked
@@ -167,5 +169,25 @@ func TestUDPQuietSocketReleasesBuffers(t *testing.T) {
 	}()
 	if k, err := quietRead(); k != 1 || err != nil || sizes[0] != 3 {
 		t.Fatalf("after a release with nothing new, read gave %d, %v (size %d); want the one datagram", k, err, sizes[0])
+	}
+}
+
+// TestUDPYieldsAfterLoneDatagram: a send of one datagram hands the CPU
+// over (to the peer it may have woken), a batch does not.
+func TestUDPYieldsAfterLoneDatagram(t *testing.T) {
+	if !fastsys.Raw() || !fastsys.YieldsOn() {
+		t.Skip("ZTGO_RAWSYSCALL=0 or ZTGO_YIELD=0: nothing yields")
+	}
+	sender, _, _ := openLoopback(t, false, false)
+	receiver, fn, to := openLoopback(t, false, false)
+	before := fastsys.Yields()
+	sendAndCheck(t, sender, receiver, fn, Endpoint{Addr: to}, 100)
+	if got := fastsys.Yields() - before; got != 1 {
+		t.Fatalf("a lone datagram yielded %d times, want 1", got)
+	}
+	before = fastsys.Yields()
+	sendAndCheck(t, sender, receiver, fn, Endpoint{Addr: to}, 100, 200, 300)
+	if got := fastsys.Yields() - before; got != 0 {
+		t.Fatalf("a batch of datagrams yielded %d times, want 0", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/ztgo/ztgo/internal/fastsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,11 +91,16 @@ func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 
 // Write hands frames to the OS; frames over the MTU are dropped, as
 // zerotier-one does.
-func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
+func (d *Device) Write(bufs [][]byte, offset int) (n int, err error) {
 	if d.vnet != nil {
-		return d.vnet.write(bufs, offset)
+		n, err = d.vnet.write(bufs, offset)
+	} else {
+		n, err = writePlain(d.f, d.mtu, bufs, offset)
 	}
-	return writePlain(d.f, d.mtu, bufs, offset)
+	if len(bufs) == 1 && err == nil {
+		fastsys.YieldAfterLone() // let the program this frame woke run first
+	}
+	return n, err
 }
 
 // Configure makes the interface's addresses and routes the given ones,

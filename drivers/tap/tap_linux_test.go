@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ztgo/ztgo/internal/fastsys"
 	"github.com/ztgo/ztgo/internal/netlab"
 	"golang.org/x/sys/unix"
 )
@@ -308,5 +309,44 @@ func BenchmarkTransfer(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteYieldsAfterLoneFrame: a write of one frame hands the CPU over
+// (to the program the frame may have woken), a batch does not, with
+// offloads and without.
+func TestWriteYieldsAfterLoneFrame(t *testing.T) {
+	if !fastsys.YieldsOn() {
+		t.Skip("ZTGO_YIELD=0: nothing yields")
+	}
+	lab := netlab.New(t)
+	ns := lab.NS("y")
+	frame := func() []byte {
+		f := make([]byte, 60)
+		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x32, 0, 0, 0, 0, 0xd, 0x88, 0xb5}) // broadcast, local experimental EtherType
+		return f
+	}
+	for _, off := range []string{"1", "0"} {
+		t.Setenv(offloadEnv, off)
+		var d *Device
+		inNS(t, ns, func() (err error) {
+			d, err = New(0x3334, [6]byte{0x32, 0, 0, 0, 0, 0xd}, 1500)
+			return err
+		})
+		before := fastsys.Yields()
+		if _, err := d.Write([][]byte{frame()}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := fastsys.Yields() - before; got != 1 {
+			t.Errorf("offload=%s: a lone frame yielded %d times, want 1", off, got)
+		}
+		before = fastsys.Yields()
+		if _, err := d.Write([][]byte{frame(), frame(), frame()}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := fastsys.Yields() - before; got != 0 {
+			t.Errorf("offload=%s: a batch of frames yielded %d times, want 0", off, got)
+		}
+		d.Close()
 	}
 }
