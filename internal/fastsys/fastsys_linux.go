@@ -20,6 +20,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,22 +59,67 @@ func Syscall6(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, syscall.E
 // When nothing waits it returns at once, and a busy node sends batches,
 // not lone packets, so it yields rarely.
 //
+// On a contended CPU the yield is harmful: a CPU-bound program then runs
+// its whole slice (milliseconds) before the node's thread runs again, and
+// with it the node's next packet. A yield that takes that long turns
+// yielding off for a while, twice as long each time it happens again.
+//
 // ZTGO_YIELD=0 turns it off (to compare).
 var yieldLone = os.Getenv("ZTGO_YIELD") != "0"
 
-var yields atomic.Uint64
+const (
+	// yieldSlow is longer than the woken thread's hop (tens of µs) and
+	// shorter than a scheduler slice (0.75 ms and up).
+	yieldSlow       = 300 * time.Microsecond
+	yieldPause      = 2 * time.Second
+	yieldPauseLimit = time.Minute
+)
+
+// yielder decides whether to yield; the clock and the system call are
+// its fields so that a test can play contention.
+type yielder struct {
+	now   func() time.Duration // monotonic
+	yield func()
+
+	resume atomic.Int64 // now() before which nothing yields
+	pause  atomic.Int64 // the pause the next slow yield starts
+	count  atomic.Uint64
+}
+
+func (y *yielder) afterLone() {
+	start := y.now()
+	if int64(start) < y.resume.Load() {
+		return
+	}
+	y.count.Add(1)
+	y.yield()
+	if y.now()-start < yieldSlow {
+		y.pause.Store(int64(yieldPause))
+		return
+	}
+	p := max(time.Duration(y.pause.Load()), yieldPause)
+	y.resume.Store(int64(start + p))
+	y.pause.Store(int64(min(2*p, yieldPauseLimit)))
+}
+
+var (
+	epoch = time.Now()
+	lone  = &yielder{
+		now:   func() time.Duration { return time.Since(epoch) },
+		yield: func() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) },
+	}
+)
 
 // YieldAfterLone gives the CPU up, if anything else is waiting for it,
 // after a lone packet was handed to the kernel.
 func YieldAfterLone() {
 	if yieldLone {
-		yields.Add(1)
-		unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		lone.afterLone()
 	}
 }
 
-// YieldsOn reports whether YieldAfterLone gives the CPU up.
+// YieldsOn reports whether YieldAfterLone may give the CPU up.
 func YieldsOn() bool { return yieldLone }
 
 // Yields is how many times YieldAfterLone gave the CPU up.
-func Yields() uint64 { return yields.Load() }
+func Yields() uint64 { return lone.count.Load() }
