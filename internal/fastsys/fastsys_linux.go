@@ -110,10 +110,13 @@ var (
 	}
 )
 
+var lonePackets atomic.Uint64
+
 // YieldAfterLone gives the CPU up, if anything else is waiting for it,
 // after a lone packet was handed to the kernel.
 func YieldAfterLone() {
 	if yieldLone {
+		lonePackets.Add(1)
 		lone.afterLone()
 	}
 }
@@ -121,5 +124,6 @@ func YieldAfterLone() {
 // YieldsOn reports whether YieldAfterLone may give the CPU up.
 func YieldsOn() bool { return yieldLone }
 
-// Yields is how many times YieldAfterLone gave the CPU up.
-func Yields() uint64 { return lone.count.Load() }
+// LonePackets is how many lone packets YieldAfterLone was told of (it
+// yielded after those its back-off allowed).
+func LonePackets() uint64 { return lonePackets.Load() }
