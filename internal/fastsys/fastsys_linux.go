@@ -2,7 +2,8 @@
 
 // Package fastsys makes the data path's system calls on descriptors that
 // never block (the UDP sockets and the TAP, all O_NONBLOCK; waiting is
-// the netpoller's): recvmmsg, sendmmsg, read and writev.
+// the netpoller's): recvmmsg, sendmmsg, read and writev; and it gives
+// the CPU up after a lone packet (YieldAfterLone).
 //
 // They go in as raw system calls, without telling the scheduler. A
 // scheduler-aware call (syscall.Syscall) wakes the runtime's monitor
