@@ -84,7 +84,6 @@ type yielder struct {
 
 	resume atomic.Int64 // now() before which nothing yields
 	pause  atomic.Int64 // the pause the next slow yield starts
-	count  atomic.Uint64
 }
 
 func (y *yielder) afterLone() {
@@ -92,7 +91,6 @@ func (y *yielder) afterLone() {
 	if int64(start) < y.resume.Load() {
 		return
 	}
-	y.count.Add(1)
 	y.yield()
 	if y.now()-start < yieldSlow {
 		y.pause.Store(int64(yieldPause))
