@@ -45,6 +45,18 @@ func inNS(t testing.TB, ns string, fn func() error) {
 	}
 }
 
+// newIn creates a TAP of MTU 1500 in the named namespace, its MAC
+// 32:00:00:00:00:mac.
+func newIn(t testing.TB, ns string, nwid uint64, mac byte) *Device {
+	t.Helper()
+	var d *Device
+	inNS(t, ns, func() (err error) {
+		d, err = New(nwid, [6]byte{0x32, 0, 0, 0, 0, mac}, 1500)
+		return err
+	})
+	return d
+}
+
 // tapPair is two TAPs in two namespaces, joined by this process copying
 // frames between them, as a ZeroTier node would between its TAP and the
 // wire: every frame crosses Read (segmentation) and Write (coalescing).
@@ -192,11 +204,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 	ns := lab.NS("c")
 	for _, off := range []string{"1", "0"} {
 		t.Setenv(offloadEnv, off)
-		var d *Device
-		inNS(t, ns, func() (err error) {
-			d, err = New(0x3333, [6]byte{0x32, 0, 0, 0, 0, 0xc}, 1500)
-			return err
-		})
+		d := newIn(t, ns, 0x3333, 0xc)
 		done := make(chan error, 1)
 		go func() {
 			bufs, sizes := [][]byte{make([]byte, 2000)}, []int{0}
@@ -329,11 +337,7 @@ func TestWriteYieldsAfterLoneFrame(t *testing.T) {
 	}
 	for _, off := range []string{"1", "0"} {
 		t.Setenv(offloadEnv, off)
-		var d *Device
-		inNS(t, ns, func() (err error) {
-			d, err = New(0x3334, [6]byte{0x32, 0, 0, 0, 0, 0xd}, 1500)
-			return err
-		})
+		d := newIn(t, ns, 0x3334, 0xd)
 		before := fastsys.LonePackets()
 		if _, err := d.Write([][]byte{frame()}, 0); err != nil {
 			t.Fatal(err)
