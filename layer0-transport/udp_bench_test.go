@@ -25,6 +25,9 @@ var benchBatches = []struct {
 	// 32 packets of 2800 bytes as VL1 orders them: heads, then tails (the
 	// rest of the packet behind a 16-byte fragment header).
 	{"32x2800frames", slices.Concat(repeat(1432, 32), repeat(2800-1432+16, 32))},
+	// A lone datagram, as a ping or an ACK goes: on Linux it is followed
+	// by the yield (internal/fastsys; ZTGO_YIELD=0 to compare).
+	{"1x1432", repeat(1432, 1)},
 }
 
 // BenchmarkUDPSend sends batches from parallel goroutines to a socket that
